@@ -152,6 +152,9 @@ pub struct Limits {
     pub max_width_px: u32,
     /// Tallest frame accepted (pixels).
     pub max_height_px: u32,
+    /// Cameras not in the config whose frames are still analysed; frames from more are
+    /// refused (and logged as errors) so a flood of topics cannot exhaust memory.
+    pub max_unconfigured_cameras: usize,
 }
 
 impl Default for Limits {
@@ -159,6 +162,7 @@ impl Default for Limits {
         Limits {
             max_width_px: 1280,
             max_height_px: 1024,
+            max_unconfigured_cameras: 16,
         }
     }
 }

@@ -10,4 +10,7 @@
 pub mod config;
 pub mod decode;
 pub mod detect;
+pub mod drive;
+pub mod engine;
 pub mod frame;
+pub mod incident;

@@ -1,6 +1,6 @@
 //! The `shedwatch` command line. The only place `anyhow` is used.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -10,7 +10,9 @@ use clap::{Parser, Subcommand};
 
 use shedwatch::config::{Config, ConfigError};
 use shedwatch::drive::replay;
+use shedwatch::drive::{self, node::Node};
 use shedwatch::engine::Engine;
+use shedwatch::incident::store::{self, Store};
 
 /// Thermal-camera fire watch for e-bike charging sheds.
 #[derive(Parser)]
@@ -42,8 +44,50 @@ enum Command {
         /// Keep the simulated clock running this many seconds after the last line.
         #[arg(long, value_name = "SECONDS", default_value_t = 0.0)]
         run_on: f64,
+        /// Commit every step to this incident store, as the daemon does; a replay stopped at
+        /// any point resumes after its last commit.
+        #[arg(long, value_name = "FILE")]
+        store: Option<PathBuf>,
+        /// With --store: drain the outbox into this file (appended), standing in for the
+        /// broker.
+        #[arg(long, value_name = "FILE", requires = "store")]
+        outbox_log: Option<PathBuf>,
         /// The recording directory (holding recording.jsonl).
         recording: PathBuf,
+    },
+    /// Reads the incident store (works while the daemon runs).
+    Incidents {
+        /// The config file (names the store).
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        /// The store file (instead of the config's).
+        #[arg(long, global = true)]
+        store: Option<PathBuf>,
+        /// Print JSON instead of a table.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        what: IncidentsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum IncidentsCommand {
+    /// Open incidents, newest first.
+    List {
+        /// Include closed incidents.
+        #[arg(long)]
+        all: bool,
+    },
+    /// One incident's current state.
+    Show {
+        /// Incident id.
+        id: String,
+    },
+    /// One incident's audit trail: every transition and command.
+    History {
+        /// Incident id.
+        id: String,
     },
 }
 
@@ -58,11 +102,26 @@ fn main() -> ExitCode {
             config,
             realtime,
             run_on,
+            store,
+            outbox_log,
             recording,
         } => {
-            init_logs("warn");
-            run_replay(config, &recording, realtime, run_on)
+            init_logs("error");
+            run_replay(
+                config,
+                &recording,
+                realtime,
+                run_on,
+                store.as_deref(),
+                outbox_log.as_deref(),
+            )
         }
+        Command::Incidents {
+            config,
+            store,
+            json,
+            what,
+        } => incidents(config.as_deref(), store.as_deref(), json, what),
     };
     match result {
         Ok(code) => code,
@@ -78,8 +137,48 @@ fn init_logs(default: &str) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
+}
+
+fn incidents(
+    config: Option<&Path>,
+    store: Option<&Path>,
+    json: bool,
+    what: IncidentsCommand,
+) -> anyhow::Result<ExitCode> {
+    let path = match (store, config) {
+        (Some(s), _) => s.to_owned(),
+        (None, Some(c)) => {
+            let config = Config::load(c).context("cannot use the config")?;
+            store::resolve_path(&config.store.path)
+        }
+        (None, None) => anyhow::bail!("give --config FILE or --store FILE"),
+    };
+    anyhow::ensure!(path.exists(), "no incident store at {}", path.display());
+    let store = Store::open_read_only(&path)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match what {
+        IncidentsCommand::List { all } => drive::incidents::list(&store, all, json, &mut out)?,
+        IncidentsCommand::Show { id } => match store.incident(&id)? {
+            Some(i) => drive::incidents::show(&i, json, &mut out)?,
+            None => {
+                eprintln!("shedwatch: no incident {id:?}");
+                return Ok(ExitCode::from(1));
+            }
+        },
+        IncidentsCommand::History { id } => {
+            let entries = store.history(&id)?;
+            if entries.is_empty() && store.incident(&id)?.is_none() {
+                eprintln!("shedwatch: no incident {id:?}");
+                return Ok(ExitCode::from(1));
+            }
+            drive::incidents::history(&entries, json, &mut out)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn check_config(path: &Path, print_effective: bool) -> anyhow::Result<ExitCode> {
@@ -111,21 +210,29 @@ fn run_replay(
     recording: &Path,
     realtime: bool,
     run_on_s: f64,
+    store: Option<&Path>,
+    outbox_log: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
     let config_path = config.unwrap_or_else(|| recording.join("config.toml"));
-    let config = Config::load(&config_path).context("cannot use the config")?;
-    let mut engine = Engine::new(Arc::new(config));
+    let config = Arc::new(Config::load(&config_path).context("cannot use the config")?);
+    let mut target: Box<dyn replay::Target> = match store {
+        None => Box::new(Engine::new(config)),
+        Some(path) => {
+            let node = Node::open(config, path, None)?;
+            Box::new(replay::Durable::new(node, outbox_log)?)
+        }
+    };
     let options = replay::Options {
         realtime,
         run_on_ms: (run_on_s.max(0.0) * 1000.0) as u64,
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let summary = replay::replay(&mut engine, recording, &options, &mut out, &mut |e| {
+    let summary = replay::replay(target.as_mut(), recording, &options, &mut out, &mut |e| {
         eprintln!("{e}");
     })?;
     out.flush()?;
-    for (camera, c) in engine.camera_counters() {
+    for (camera, c) in target.engine().camera_counters() {
         let errors: u64 = c.decode_errors.values().sum();
         let kinds: Vec<String> = c
             .decode_errors

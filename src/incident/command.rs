@@ -224,8 +224,16 @@ impl fmt::Display for CommandError {
             UnknownIncident(id) => write!(f, "unknown incident {id:?}"),
             OutOfTurn { action, stage } => write!(
                 f,
-                "cannot {} an incident that is {}",
+                "{} needs the incident {}; it is {}",
                 action.as_str(),
+                match action {
+                    Action::Dispatch => "raised",
+                    Action::Silence => "open",
+                    Action::Arrive => "dispatched",
+                    Action::Report => "dispatched or on_site",
+                    Action::Close => "on_site",
+                    Action::Reopen => "closed",
+                },
                 stage.as_str()
             ),
             NotOnSite(stage) => write!(

@@ -1,0 +1,5 @@
+//! Integration tests, one binary, modules named by behaviour.
+
+mod chain_invariants;
+mod chain_stage_table;
+mod support;

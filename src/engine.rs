@@ -762,7 +762,7 @@ impl Engine {
                     camera,
                     zone = %zone_id,
                     severity = level.as_str(),
-                    max_c = round_c(o.max_c),
+                    max_c = round_c(o.max_c as f64),
                     incident = %incident.incident,
                     "incident raised"
                 );
@@ -829,10 +829,10 @@ impl Engine {
             let event = Event::of(incident, EventKind::LevelChanged, now);
             self.emit(step, &id, event, None);
         } else if let Some(peak) = incident.peak_c
-            && o.max_c > peak
+            && o.max_c as f64 > peak
         {
             // Keep the peak current in memory; it is stored with the next event.
-            incident.peak_c = Some(round_c(o.max_c));
+            incident.peak_c = Some(round_c(o.max_c as f64));
         }
     }
 
@@ -907,7 +907,9 @@ impl Engine {
     /// Publishes an event and the incident's retained state, and audits it.
     fn emit(&mut self, step: &mut Step, id: &str, event: Event, actor: Option<(Role, &str)>) {
         let incident = &self.incidents[id];
-        let detail = serde_json::to_value(&event).expect("events serialise");
+        let payload = serde_json::to_vec(&event).expect("events serialise");
+        // The audit keeps exactly what was published.
+        let detail = serde_json::from_slice(&payload).expect("events are JSON");
         step.audit.push(AuditEntry {
             at_ms: event.at_ms,
             incident: Some(id.to_owned()),
@@ -921,7 +923,7 @@ impl Engine {
         step.messages.push(Outbound {
             at_ms: event.at_ms,
             topic: format!("{}/events", self.prefix),
-            payload: serde_json::to_vec(&event).expect("events serialise"),
+            payload,
             retain: false,
         });
         step.messages.push(Outbound {
@@ -1125,12 +1127,12 @@ fn summary(h: &Hotspot, scale: Scale) -> HotspotSummary {
         area_px: h.area_px,
         bbox: h.bbox,
         max_at: [h.max_x, h.max_y],
-        mean_c: round_c(scale.celsius_f64(h.mean_raw()) as f32),
+        mean_c: round_c(scale.celsius_f64(h.mean_raw())),
     }
 }
 
 fn observe(incident: &mut Incident, o: &Observation, slope: Option<f64>) {
-    let c = round_c(o.max_c);
+    let c = round_c(o.max_c as f64);
     incident.max_c = Some(c);
     incident.peak_c = Some(incident.peak_c.map_or(c, |p| p.max(c)));
     incident.slope_c_per_min = slope.map(round_slope);

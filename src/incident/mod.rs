@@ -178,7 +178,7 @@ pub struct HotspotSummary {
     /// Position of its hottest pixel `[x, y]`.
     pub max_at: [u32; 2],
     /// Mean temperature (°C).
-    pub mean_c: f32,
+    pub mean_c: f64,
 }
 
 /// Timers of the current stage; frozen from the policy when the incident is raised.
@@ -258,10 +258,10 @@ pub struct Incident {
     pub active: bool,
     /// Zone maximum at the last change (°C).
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub max_c: Option<f32>,
+    pub max_c: Option<f64>,
     /// Highest zone maximum seen (°C).
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub peak_c: Option<f32>,
+    pub peak_c: Option<f64>,
     /// Zone slope at the last change (°C per minute).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub slope_c_per_min: Option<f64>,
@@ -376,7 +376,7 @@ pub struct Event {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub level: Option<Level>,
     /// Zone maximum (°C).
-    pub max_c: Option<f32>,
+    pub max_c: Option<f64>,
     /// Pixels of the zone's hottest component.
     pub area_px: Option<u32>,
     /// Its bounding box `[x0, y0, x1, y1]`.
@@ -478,6 +478,6 @@ pub struct AuditEntry {
 }
 
 /// Rounds a temperature for payloads (0.01 °C), so output is stable and readable.
-pub fn round_c(c: f32) -> f32 {
-    ((c as f64 * 100.0).round() / 100.0) as f32
+pub fn round_c(c: f64) -> f64 {
+    (c * 100.0).round() / 100.0
 }

@@ -2,4 +2,5 @@
 
 mod chain_invariants;
 mod chain_stage_table;
+mod crash;
 mod support;

@@ -29,13 +29,20 @@ polygon = [[8, 0], [16, 0], [16, 12], [8, 12]]
 /// A 16×12 TFRM frame near 25 °C whose pattern changes with `n` (never uniform, never
 /// frozen), with a 2×2 patch at `hot_c` °C in bay-1 when given.
 pub fn frame(n: u64, hot_c: Option<f32>) -> Vec<u8> {
+    bays_frame(n, hot_c, None)
+}
+
+/// Like [`frame`], with a patch in each bay: bay-1 at `bay_1_c`, bay-2 at `bay_2_c` °C.
+pub fn bays_frame(n: u64, bay_1_c: Option<f32>, bay_2_c: Option<f32>) -> Vec<u8> {
     let mut px = vec![0f32; 16 * 12];
     for (i, p) in px.iter_mut().enumerate() {
         *p = 25.0 + ((i as u64 * 7 + n * 13) % 10) as f32 * 0.05;
     }
-    if let Some(c) = hot_c {
-        for (x, y) in [(2, 4), (3, 4), (2, 5), (3, 5)] {
-            px[y * 16 + x] = c;
+    for (c, x0) in [(bay_1_c, 2), (bay_2_c, 11)] {
+        if let Some(c) = c {
+            for (x, y) in [(x0, 4), (x0 + 1, 4), (x0, 5), (x0 + 1, 5)] {
+                px[y * 16 + x] = c;
+            }
         }
     }
     encode_tfrm(16, 12, 0, PixelFormat::F32(&px))

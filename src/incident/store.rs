@@ -569,3 +569,168 @@ fn prune(tx: &Transaction<'_>, retain: usize, remember: usize) -> rusqlite::Resu
     )?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incident::{Kind, Severity, Timers};
+    use crate::config::Escalation;
+
+    fn incident(id: &str, stage: Stage, closed_ms: Option<u64>) -> Incident {
+        Incident {
+            incident: id.into(),
+            gateway: "gw".into(),
+            site: String::new(),
+            kind: Kind::Hotspot,
+            camera: "cam".into(),
+            zone: Some("bay".into()),
+            zone_name: String::new(),
+            pile: None,
+            severity: Severity::Alarm,
+            stage,
+            seq: 1,
+            raised_ms: 0,
+            updated_ms: 0,
+            level: None,
+            trigger: None,
+            fault: None,
+            active: false,
+            max_c: None,
+            peak_c: None,
+            slope_c_per_min: None,
+            hotspot: None,
+            notified: vec![Role::Platform],
+            assignee: None,
+            timers: Timers {
+                deadlines: Escalation::default().alarm,
+                stage_since_ms: 0,
+                due_ms: None,
+                escalated: false,
+                repeats: 0,
+                next_repeat_ms: None,
+                silenced_until_ms: None,
+            },
+            closure: closed_ms.map(|at_ms| super::super::Closure {
+                at_ms,
+                by: "x".into(),
+                resolution: "handled".into(),
+                forced_reason: None,
+            }),
+        }
+    }
+
+    fn audit(id: &str, at_ms: u64) -> AuditEntry {
+        AuditEntry {
+            at_ms,
+            incident: Some(id.into()),
+            seq: Some(1),
+            entry: "raised".into(),
+            role: None,
+            actor: None,
+            note: None,
+            detail: serde_json::json!({}),
+        }
+    }
+
+    fn message(topic: &str) -> Outbound {
+        Outbound {
+            at_ms: 1,
+            topic: topic.into(),
+            payload: b"{}".to_vec(),
+            retain: false,
+        }
+    }
+
+    #[test]
+    fn outbox_keeps_messages_until_acknowledged_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let mut store = Store::open(&path, 10_000, 100).unwrap();
+        let step = Step {
+            messages: vec![message("a"), message("b"), message("c")],
+            ..Step::default()
+        };
+        store.commit(&step, &[]).unwrap();
+        // A fake publisher: takes two, acknowledges the first only, then "crashes".
+        let first = store.pending(0, 2).unwrap();
+        assert_eq!(first.iter().map(|p| p.message.topic.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        store.acknowledge(&[first[0].id]).unwrap();
+        drop(store);
+        let store = Store::open(&path, 10_000, 100).unwrap();
+        let rest = store.pending(0, 10).unwrap();
+        assert_eq!(rest.iter().map(|p| p.message.topic.as_str()).collect::<Vec<_>>(), ["b", "c"]);
+        assert_eq!(store.pending(rest[0].id, 10).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_store_from_a_newer_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        drop(Store::open(&path, 10_000, 100).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+        drop(conn);
+        let err = Store::open(&path, 10_000, 100).err().unwrap().to_string();
+        assert!(err.contains("newer than the 1 this shedwatch supports"), "{err}");
+    }
+
+    #[test]
+    fn store_uses_wal_and_full_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db"), 10_000, 100).unwrap();
+        let mode: String = store.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        let sync: i64 = store.conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+        assert_eq!((mode.as_str(), sync), ("wal", 2));
+    }
+
+    #[test]
+    fn pruning_drops_the_oldest_closed_incidents_first_and_keeps_open_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("s.db"), 10_000, 100).unwrap();
+        let mut step = Step::default();
+        // An open incident with a long history, then 120 closed ones with 100 entries each.
+        step.incidents.push(incident("open", Stage::Raised, None));
+        step.audit.extend((0..500).map(|t| audit("open", t)));
+        store.commit(&step, &[]).unwrap();
+        for k in 0..120u64 {
+            let id = format!("closed-{k:03}");
+            let step = Step {
+                incidents: vec![incident(&id, Stage::Closed, Some(1000 + k))],
+                audit: (0..100).map(|t| audit(&id, t)).collect(),
+                ..Step::default()
+            };
+            store.commit(&step, &[]).unwrap();
+        }
+        let kept = store.audit_count().unwrap();
+        assert!((9_900..=10_000).contains(&kept), "{kept} entries kept");
+        assert_eq!(store.history("open").unwrap().len(), 500);
+        assert!(store.incident("closed-000").unwrap().is_none());
+        assert_eq!(store.history("closed-119").unwrap().len(), 100);
+        // 500 + 95 × 100 = 10 000: the 25 oldest closed incidents went.
+        assert!(store.incident("closed-024").unwrap().is_none());
+        assert!(store.incident("closed-025").unwrap().is_some());
+    }
+
+    #[test]
+    fn snapshot_holds_open_and_recently_closed_incidents() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("s.db"), 10_000, 100).unwrap();
+        let step = Step {
+            incidents: vec![
+                incident("a", Stage::Dispatched, None),
+                incident("b", Stage::Closed, Some(10)),
+                incident("c", Stage::Closed, Some(5000)),
+            ],
+            ..Step::default()
+        };
+        store.commit(&step, &[]).unwrap();
+        let ids: Vec<String> = store
+            .snapshot(1000)
+            .unwrap()
+            .incidents
+            .into_iter()
+            .map(|i| i.incident)
+            .collect();
+        assert_eq!(ids, ["a", "c"]);
+    }
+}

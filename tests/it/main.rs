@@ -3,4 +3,5 @@
 mod chain_invariants;
 mod chain_stage_table;
 mod crash;
+mod restart;
 mod support;

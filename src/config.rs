@@ -392,7 +392,7 @@ impl Default for Mqtt {
             frame_topic: "thermal/{camera}/frame".into(),
             frame_qos: 0,
             share_group: String::new(),
-            keep_alive_s: 30.0,
+            keep_alive_s: 15.0,
             reconnect_min_s: 0.5,
             reconnect_max_s: 30.0,
             frame_queue_per_camera: 4,
@@ -904,6 +904,19 @@ fn check_mqtt(p: &mut Problems, m: &Mqtt) {
         p.push("mqtt.share_group", format!("{:?} {ID_RULE}", m.share_group));
     }
     positive(p, "mqtt.keep_alive_s", m.keep_alive_s, "s");
+    // The watchdog needs the MQTT loop to show life well within WatchdogSec.
+    if m.keep_alive_s > 60.0 {
+        p.push(
+            "mqtt.keep_alive_s",
+            format!("{} s is longer than 60 s", m.keep_alive_s),
+        );
+    }
+    if m.reconnect_max_s > 60.0 {
+        p.push(
+            "mqtt.reconnect_max_s",
+            format!("{} s is longer than 60 s", m.reconnect_max_s),
+        );
+    }
     positive(p, "mqtt.reconnect_min_s", m.reconnect_min_s, "s");
     positive(p, "mqtt.reconnect_max_s", m.reconnect_max_s, "s");
     if m.reconnect_min_s > m.reconnect_max_s {

@@ -158,6 +158,7 @@ struct Fingerprint {
 #[derive(Debug)]
 struct Camera {
     id: String,
+    config: Option<CameraConfig>,
     configured: bool,
     options: DecodeOptions,
     zone_polygons: Vec<Vec<[f64; 2]>>,
@@ -186,8 +187,7 @@ struct Observation {
 /// The engine.
 pub struct Engine {
     config: Arc<Config>,
-    frame_levels: Vec<String>,
-    camera_level: usize,
+    frame_topic: FrameTopic,
     prefix: String,
     now_ms: Option<u64>,
     started_ms: Option<u64>,
@@ -205,6 +205,52 @@ pub struct Engine {
     refused_topics: u64,
 }
 
+/// The frame topic pattern, e.g. `thermal/{camera}/frame`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameTopic {
+    levels: Vec<String>,
+    camera_level: usize,
+}
+
+impl FrameTopic {
+    /// Parses a pattern with one `{camera}` level (checked by the config).
+    pub fn new(pattern: &str) -> FrameTopic {
+        let levels: Vec<String> = pattern.split('/').map(str::to_owned).collect();
+        let camera_level = levels.iter().position(|l| l == "{camera}").unwrap_or(0);
+        FrameTopic {
+            levels,
+            camera_level,
+        }
+    }
+
+    /// The subscription filter: `{camera}` becomes `+`.
+    pub fn filter(&self) -> String {
+        self.levels
+            .iter()
+            .map(|l| if l == "{camera}" { "+" } else { l.as_str() })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    /// The camera id of a frame topic, or `None` if `topic` is not one.
+    pub fn camera<'t>(&self, topic: &'t str) -> Option<&'t str> {
+        let mut camera = None;
+        let mut levels = topic.split('/');
+        for (i, pattern) in self.levels.iter().enumerate() {
+            let level = levels.next()?;
+            if i == self.camera_level {
+                camera = Some(level);
+            } else if level != pattern {
+                return None;
+            }
+        }
+        if levels.next().is_some() {
+            return None;
+        }
+        camera
+    }
+}
+
 /// Zone id used in incident ids of camera faults (zone ids start with a letter or digit).
 const FAULT_ZONE: &str = "_fault";
 
@@ -216,21 +262,10 @@ impl Engine {
 
     /// An engine that resumes from a store snapshot.
     pub fn restore(config: Arc<Config>, snapshot: Snapshot) -> Engine {
-        let frame_levels: Vec<String> = config
-            .mqtt
-            .frame_topic
-            .split('/')
-            .map(str::to_owned)
-            .collect();
-        let camera_level = frame_levels
-            .iter()
-            .position(|l| l == "{camera}")
-            .unwrap_or(0);
         let mut engine = Engine {
             prefix: format!("shedwatch/{}", config.gateway),
+            frame_topic: FrameTopic::new(&config.mqtt.frame_topic),
             config,
-            frame_levels,
-            camera_level,
             now_ms: None,
             started_ms: None,
             cameras: BTreeMap::new(),
@@ -269,20 +304,40 @@ impl Engine {
         &self.config
     }
 
+    /// Takes a new configuration. Open incidents keep the deadlines frozen into them;
+    /// cameras whose settings did not change keep their tracking state, others start afresh.
+    pub fn reload(&mut self, config: Arc<Config>) {
+        let old = std::mem::replace(&mut self.config, config);
+        self.prefix = format!("shedwatch/{}", self.config.gateway);
+        self.frame_topic = FrameTopic::new(&self.config.mqtt.frame_topic);
+        let shared_changed = old.rules != self.config.rules
+            || old.limits != self.config.limits
+            || old.supervision != self.config.supervision;
+        let mut previous = std::mem::take(&mut self.cameras);
+        for cam in self.config.cameras.clone() {
+            let kept = previous
+                .remove(&cam.id)
+                .filter(|state| !shared_changed && state.config.as_ref() == Some(&cam));
+            let state = match kept {
+                Some(state) => state,
+                None => {
+                    let mut state = self.new_camera(&cam.id, Some(&cam));
+                    state.last_frame_ms = self.now_ms.unwrap_or(0);
+                    state
+                }
+            };
+            self.cameras.insert(cam.id.clone(), state);
+        }
+        // Cameras still unconfigured keep their state; removed ones are forgotten.
+        previous.retain(|_, c| !c.configured);
+        self.unconfigured = previous.len();
+        self.cameras.extend(previous);
+        tracing::info!(cameras = self.config.cameras.len(), "config reloaded");
+    }
+
     /// The engine's current time (ms), once it has seen one.
     pub fn now_ms(&self) -> Option<u64> {
         self.now_ms
-    }
-
-    /// Topic filters the engine wants: frames, then the command topics.
-    pub fn subscriptions(&self) -> (String, String) {
-        let frames = self
-            .frame_levels
-            .iter()
-            .map(|l| if l == "{camera}" { "+" } else { l.as_str() })
-            .collect::<Vec<_>>()
-            .join("/");
-        (frames, format!("{}/cmd/+", self.prefix))
     }
 
     /// Topic prefix of everything the engine publishes: `shedwatch/{gateway}`.
@@ -309,20 +364,7 @@ impl Engine {
 
     /// Whether `topic` carries frames; returns the camera id.
     pub fn frame_camera<'t>(&self, topic: &'t str) -> Option<&'t str> {
-        let mut camera = None;
-        let mut levels = topic.split('/');
-        for (i, pattern) in self.frame_levels.iter().enumerate() {
-            let level = levels.next()?;
-            if i == self.camera_level {
-                camera = Some(level);
-            } else if level != pattern {
-                return None;
-            }
-        }
-        if levels.next().is_some() {
-            return None;
-        }
-        camera
+        self.frame_topic.camera(topic)
     }
 
     /// When the engine next needs to run if nothing arrives (ms).
@@ -495,6 +537,7 @@ impl Engine {
         zones.push(zone(id, "", None, c.rules_for(config, None)));
         Camera {
             id: id.to_owned(),
+            config: config.cloned(),
             configured: config.is_some(),
             options,
             zone_polygons: config.map_or(Vec::new(), |cam| {

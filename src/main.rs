@@ -55,6 +55,21 @@ enum Command {
         /// The recording directory (holding recording.jsonl).
         recording: PathBuf,
     },
+    /// Runs the daemon: MQTT in and out, the engine, the store (under systemd).
+    Run {
+        /// The config file.
+        #[arg(long)]
+        config: PathBuf,
+        /// Log as JSON lines.
+        #[arg(long)]
+        log_json: bool,
+    },
+    /// Runs an embedded MQTT broker on a loopback port (for trying shedwatch out and tests).
+    Broker {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:1883")]
+        listen: std::net::SocketAddr,
+    },
     /// Reads the incident store (works while the daemon runs).
     Incidents {
         /// The config file (names the store).
@@ -122,6 +137,14 @@ fn main() -> ExitCode {
             json,
             what,
         } => incidents(config.as_deref(), store.as_deref(), json, what),
+        Command::Run { config, log_json } => {
+            init_logs_with("info", log_json);
+            run_daemon(config)
+        }
+        Command::Broker { listen } => {
+            init_logs("warn");
+            run_broker(listen)
+        }
     };
     match result {
         Ok(code) => code,
@@ -133,13 +156,59 @@ fn main() -> ExitCode {
 }
 
 fn init_logs(default: &str) {
+    init_logs_with(default, false);
+}
+
+/// Logs to stderr with a `RUST_LOG`-style filter; JSON lines for log collectors.
+fn init_logs_with(default: &str, json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.with_ansi(std::io::stderr().is_terminal()).init();
+    }
+}
+
+fn run_daemon(config_path: PathBuf) -> anyhow::Result<ExitCode> {
+    let config = match Config::load(&config_path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let shutdown = async {
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+            let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        };
+        drive::live::run(config_path, config, shutdown).await
+    })?;
+    // Background tasks may still hold the runtime; do not wait for them.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_broker(listen: std::net::SocketAddr) -> anyhow::Result<ExitCode> {
+    drive::broker::spawn(listen)?;
+    println!("broker listening on {listen}");
+    std::io::stdout().flush()?;
+    loop {
+        std::thread::park();
+    }
 }
 
 fn incidents(

@@ -44,6 +44,11 @@ impl Node {
         &self.engine
     }
 
+    /// Takes a new configuration (see [`Engine::reload`]).
+    pub fn reload(&mut self, config: Arc<Config>) {
+        self.engine.reload(config);
+    }
+
     /// The store.
     pub fn store(&mut self) -> &mut Store {
         &mut self.store

@@ -573,8 +573,8 @@ fn prune(tx: &Transaction<'_>, retain: usize, remember: usize) -> rusqlite::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::incident::{Kind, Severity, Timers};
     use crate::config::Escalation;
+    use crate::incident::{Kind, Severity, Timers};
 
     fn incident(id: &str, stage: Stage, closed_ms: Option<u64>) -> Incident {
         Incident {
@@ -653,12 +653,23 @@ mod tests {
         store.commit(&step, &[]).unwrap();
         // A fake publisher: takes two, acknowledges the first only, then "crashes".
         let first = store.pending(0, 2).unwrap();
-        assert_eq!(first.iter().map(|p| p.message.topic.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(
+            first
+                .iter()
+                .map(|p| p.message.topic.as_str())
+                .collect::<Vec<_>>(),
+            ["a", "b"]
+        );
         store.acknowledge(&[first[0].id]).unwrap();
         drop(store);
         let store = Store::open(&path, 10_000, 100).unwrap();
         let rest = store.pending(0, 10).unwrap();
-        assert_eq!(rest.iter().map(|p| p.message.topic.as_str()).collect::<Vec<_>>(), ["b", "c"]);
+        assert_eq!(
+            rest.iter()
+                .map(|p| p.message.topic.as_str())
+                .collect::<Vec<_>>(),
+            ["b", "c"]
+        );
         assert_eq!(store.pending(rest[0].id, 10).unwrap().len(), 1);
     }
 
@@ -668,18 +679,28 @@ mod tests {
         let path = dir.path().join("s.db");
         drop(Store::open(&path, 10_000, 100).unwrap());
         let conn = Connection::open(&path).unwrap();
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
         drop(conn);
         let err = Store::open(&path, 10_000, 100).err().unwrap().to_string();
-        assert!(err.contains("newer than the 1 this shedwatch supports"), "{err}");
+        assert!(
+            err.contains("newer than the 1 this shedwatch supports"),
+            "{err}"
+        );
     }
 
     #[test]
     fn store_uses_wal_and_full_sync() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("s.db"), 10_000, 100).unwrap();
-        let mode: String = store.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
-        let sync: i64 = store.conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+        let mode: String = store
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        let sync: i64 = store
+            .conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
         assert_eq!((mode.as_str(), sync), ("wal", 2));
     }
 

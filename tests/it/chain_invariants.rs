@@ -98,7 +98,9 @@ proptest! {
         let mut n = 0u64;
         let mut seen: Vec<String> = Vec::new();
         let mut request = 0u64;
+        let mut answered: BTreeMap<(usize, u64), serde_json::Value> = BTreeMap::new();
         for op in ops {
+            let mut asked: Option<(usize, u64)> = None;
             let before: BTreeMap<String, Incident> =
                 engine.incidents().map(|i| (i.incident.clone(), i.clone())).collect();
             let mut steps = Vec::new();
@@ -117,9 +119,10 @@ proptest! {
                 }
                 Op::Command { role, action, pick, force, repeat_last_request } => {
                     t += 500;
-                    if !repeat_last_request {
+                    if !(repeat_last_request && request > 0) {
                         request += 1;
                     }
+                    asked = Some((role, request));
                     let incident = seen.get(pick).cloned().unwrap_or_else(|| "cam.bay-1.999".into());
                     let action = ACTIONS[action];
                     let mut extra = match action {
@@ -144,6 +147,15 @@ proptest! {
             let reply_list: Vec<_> = steps.iter().flat_map(replies).collect();
             prop_assert_eq!(reply_list.len(), usize::from(command.is_some()));
             let accepted = reply_list.first().is_some_and(|r| r["ok"] == true);
+            if let Some(key) = asked {
+                if let Some(first) = answered.get(&key) {
+                    // A repeated request id (same role) gets the first reply and changes nothing.
+                    prop_assert_eq!(&reply_list[0], first);
+                    prop_assert!(steps.iter().all(|s| s.incidents.is_empty() && events(s).is_empty()));
+                    continue;
+                }
+                answered.insert(key, reply_list[0].clone());
+            }
 
             // Event sequence numbers continue without gaps.
             let mut next_seq: BTreeMap<String, u64> =

@@ -190,7 +190,7 @@ fn synthetic() -> Vec<Fixture> {
         Fixture {
             name: "hot-motor-cools",
             scene: presets::hot_motor_cools(),
-            seconds: 120,
+            seconds: 90,
             camera_id: "cam-01",
             camera: Some(shed_camera(Scale::DECIKELVIN)),
             wire: Wire::Png,

@@ -684,4 +684,131 @@ mod tests {
         let frames: Vec<u32> = (0..60).filter(|&s| glint.present_at(s as f64)).collect();
         assert_eq!(frames, [30]);
     }
+
+    /// The committed fixtures under `fixtures/`, made with these scenes by
+    /// `examples/make_fixtures.rs`.
+    mod fixtures {
+        use std::collections::BTreeMap;
+        use std::path::{Path, PathBuf};
+
+        use crate::config::Config;
+        use crate::decode::{DecodeOptions, decode};
+        use crate::frame::{Frame, Scale};
+        use crate::scene::presets;
+
+        fn fixture_dirs() -> Vec<PathBuf> {
+            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+            let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+                .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.is_dir())
+                .collect();
+            dirs.sort();
+            assert!(dirs.len() >= 11, "only {} fixtures", dirs.len());
+            dirs
+        }
+
+        fn config(dir: &Path) -> Config {
+            let text = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+            Config::parse(&text, Some(BTreeMap::new()))
+                .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        }
+
+        /// Decoding options for `camera` as the config sets them (defaults when unknown).
+        fn options(config: &Config, camera: &str) -> DecodeOptions {
+            let cam = config.camera(camera);
+            DecodeOptions {
+                max_width: config.limits.max_width_px,
+                max_height: config.limits.max_height_px,
+                raw_scale: cam.map_or(Scale::CENTIKELVIN, |c| Scale {
+                    kelvin_per_count: c.raw_kelvin_per_count,
+                    offset_k: c.raw_offset_k,
+                }),
+                expected_size: cam.and_then(|c| c.width.zip(c.height)),
+            }
+        }
+
+        /// `(t_ms, camera, payload_file)` of every line of the recording.
+        fn recording(dir: &Path) -> Vec<(u64, String, String)> {
+            let text = std::fs::read_to_string(dir.join("recording.jsonl")).unwrap();
+            text.lines()
+                .map(|line| {
+                    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                    let topic = v["topic"].as_str().unwrap();
+                    let camera = topic
+                        .strip_prefix("thermal/")
+                        .and_then(|t| t.strip_suffix("/frame"))
+                        .unwrap_or_else(|| panic!("topic {topic:?}"));
+                    (
+                        v["t_ms"].as_u64().unwrap(),
+                        camera.to_string(),
+                        v["payload_file"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect()
+        }
+
+        #[test]
+        fn every_fixture_config_is_valid() {
+            for dir in fixture_dirs() {
+                config(&dir);
+            }
+        }
+
+        #[test]
+        fn every_fixture_payload_decodes_except_the_corrupted_ones() {
+            for dir in fixture_dirs() {
+                let config = config(&dir);
+                let lines = recording(&dir);
+                assert!(!lines.is_empty(), "{}", dir.display());
+                assert!(
+                    lines.windows(2).all(|w| w[0].0 <= w[1].0),
+                    "{}",
+                    dir.display()
+                );
+                for (t_ms, camera, file) in lines {
+                    let payload = std::fs::read(dir.join(&file))
+                        .unwrap_or_else(|e| panic!("{}/{file}: {e}", dir.display()));
+                    let decoded = decode(&payload, &options(&config, &camera));
+                    if file.contains(".corrupt-") {
+                        assert!(decoded.is_err(), "{}/{file} decoded", dir.display());
+                    } else if let Err(e) = decoded {
+                        panic!("{}/{file} at {t_ms} ms: {e}", dir.display());
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn committed_frames_are_what_the_presets_render() {
+            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+            let cases = [
+                ("normal-charging", presets::normal_charging(), 60),
+                ("slow-runaway", presets::slow_runaway(), 270),
+                ("short-circuit-flame", presets::short_circuit_flame(), 10),
+            ];
+            for (name, scene, second) in cases {
+                let dir = root.join(name);
+                let config = config(&dir);
+                let file = format!("frames/cam-01/{second:06}.png");
+                let options = options(&config, "cam-01");
+                let stored = decode(&std::fs::read(dir.join(&file)).unwrap(), &options).unwrap();
+                let (mut celsius, mut rendered) = (Vec::new(), Frame::default());
+                scene.render_frame(
+                    second * 1000,
+                    options.raw_scale,
+                    &mut celsius,
+                    &mut rendered,
+                );
+                // One count of slack for `exp`/`sin` differing in the last bit elsewhere.
+                let off = stored
+                    .pixels
+                    .iter()
+                    .zip(&rendered.pixels)
+                    .filter(|(a, b)| a.abs_diff(**b) > 1)
+                    .count();
+                assert_eq!(off, 0, "{name}/{file}: regenerate the fixtures");
+            }
+        }
+    }
 }

@@ -184,7 +184,7 @@ pub enum Curve {
     Warming {
         /// Kelvin above ambient once settled.
         rise_k: f64,
-        /// Time constant (s).
+        /// Time constant (s, > 0).
         tau_s: f64,
     },
     /// Newton cooling toward ambient: `T_amb + (start_c − T_amb)·e^(−age/tau_s)` (a hub motor
@@ -192,7 +192,7 @@ pub enum Curve {
     Cooling {
         /// Temperature on arrival (°C).
         start_c: f64,
-        /// Time constant (s).
+        /// Time constant (s, > 0).
         tau_s: f64,
     },
     /// A charging pack going into thermal runaway.
@@ -433,6 +433,9 @@ impl Scene {
         let (w, h) = (self.width as usize, self.height as usize);
         out.clear();
         out.resize(w * h, 0.0);
+        if out.is_empty() {
+            return;
+        }
         let t_s = at_ms as f64 / 1000.0;
 
         // The gradient is linear, so each row is a start value plus a constant step.

@@ -483,10 +483,11 @@ impl Engine {
         self.forget_old_closed();
     }
 
-    /// Closed incidents past the reopen window leave memory (the store keeps them).
+    /// Closed incidents leave memory (the store keeps them) at twice the reopen window, so a
+    /// late reopen is told it is too late rather than that the incident is unknown.
     fn forget_old_closed(&mut self) {
         let now = self.now();
-        let window = ms(self.config.commands.reopen_within_s);
+        let window = 2 * ms(self.config.commands.reopen_within_s);
         self.incidents.retain(|_, i| {
             i.closure
                 .as_ref()

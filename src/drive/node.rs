@@ -19,14 +19,17 @@ pub struct Node {
 
 impl Node {
     /// Opens the store at `path` and resumes the engine from it. `now_ms` bounds which closed
-    /// incidents are loaded (those still reopenable); pass `None` to load all.
+    /// incidents are loaded (those the engine still remembers: twice the reopen window);
+    /// pass `None` to load all.
     pub fn open(config: Arc<Config>, path: &Path, now_ms: Option<u64>) -> Result<Node, StoreError> {
         let store = Store::open(
             path,
             config.store.audit_retain,
             config.commands.remember_requests,
         )?;
-        let since = now_ms.map_or(0, |n| n.saturating_sub(ms(config.commands.reopen_within_s)));
+        let since = now_ms.map_or(0, |n| {
+            n.saturating_sub(2 * ms(config.commands.reopen_within_s))
+        });
         let snapshot = store.snapshot(since)?;
         let open = snapshot.incidents.iter().filter(|i| i.is_open()).count();
         if open > 0 {

@@ -53,8 +53,10 @@ pub fn enter_stage(incident: &mut Incident, now_ms: u64) {
     t.next_repeat_ms = None;
 }
 
-/// Severity rose at `now_ms`: every deadline becomes the tighter of the frozen one and the
-/// new severity's; stage deadlines count from when the current stage began.
+/// Severity rose at `now_ms`: the deadlines become the tighter of the frozen ones and the new
+/// severity's, the new ones counted from now, so a warning that becomes an alarm gives the
+/// platform the alarm's dispatch time from the moment it became an alarm, never more than the
+/// warning had left.
 pub fn tighten(incident: &mut Incident, policy: &Escalation, now_ms: u64) {
     let new = deadlines(policy, incident.severity);
     let t = &mut incident.timers;
@@ -67,9 +69,9 @@ pub fn tighten(incident: &mut Incident, policy: &Escalation, now_ms: u64) {
     if t.escalated {
         let sooner = now_ms + ms(t.deadlines.repeat_s);
         t.next_repeat_ms = Some(t.next_repeat_ms.map_or(sooner, |n| n.min(sooner)));
-    } else {
-        t.due_ms = stage_deadline_s(&t.deadlines, incident.stage)
-            .map(|s| (t.stage_since_ms + ms(s)).max(now_ms));
+    } else if let Some(s) = stage_deadline_s(&new, incident.stage) {
+        let sooner = now_ms + ms(s);
+        t.due_ms = Some(t.due_ms.map_or(sooner, |d| d.min(sooner)));
     }
 }
 
@@ -129,11 +131,17 @@ pub fn fire(incident: &mut Incident, timer: Timer, at_ms: u64) -> Option<Event> 
             incident.seq += 1;
             let mut e = Event::of(incident, EventKind::Escalated, at_ms);
             e.overdue = Some(incident.stage);
+            e.tier = Some(tier);
             e.notify = incident.notified.clone();
             Some(e)
         }
         Timer::SilenceEnds => {
-            incident.timers.silenced_until_ms = None;
+            let t = &mut incident.timers;
+            t.silenced_until_ms = None;
+            // A re-notification held back by the silence goes out now, not in the past.
+            if let Some(r) = t.next_repeat_ms {
+                t.next_repeat_ms = Some(r.max(at_ms));
+            }
             incident.seq += 1;
             Some(Event::of(incident, EventKind::SilenceExpired, at_ms))
         }

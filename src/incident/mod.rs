@@ -396,6 +396,9 @@ pub struct Event {
     /// The overdue stage (escalations).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overdue: Option<Stage>,
+    /// The tier an escalation newly notifies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tier: Option<Role>,
     /// Re-notification count (renotified).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repeat: Option<u32>,
@@ -444,6 +447,7 @@ impl Event {
             fault: incident.fault,
             notify: Vec::new(),
             overdue: None,
+            tier: None,
             repeat: None,
             role: None,
             actor: None,

@@ -12,6 +12,8 @@
 //! what shedwatch must report, which a rewrite keeps. Deliberately corrupted payloads have
 //! `.corrupt-` in their file name.
 
+mod chain;
+
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -56,6 +58,8 @@ fn run() -> Result<(), String> {
         write_synthetic(&out, &fixture)?;
         println!("wrote {}", out.join(fixture.name).display());
     }
+    chain::write_chain(&out)?;
+    println!("wrote {}", out.join("chain").display());
     if let Some(real) = real {
         write_electrical_panel(&out, &real)?;
         write_pouch_cell(&out, &real)?;

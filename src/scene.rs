@@ -699,13 +699,23 @@ mod tests {
         use crate::frame::{Frame, Scale};
         use crate::scene::presets;
 
+        /// Every directory holding a recording, the closure-chain scenarios included.
         fn fixture_dirs() -> Vec<PathBuf> {
-            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-            let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-                .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
-                .map(|e| e.unwrap().path())
-                .filter(|p| p.is_dir())
-                .collect();
+            let mut dirs = Vec::new();
+            let mut stack = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")];
+            while let Some(dir) = stack.pop() {
+                for entry in
+                    std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+                {
+                    let path = entry.unwrap().path();
+                    if path.is_dir() && path.file_name().is_some_and(|n| n != "frames") {
+                        if path.join("recording.jsonl").exists() {
+                            dirs.push(path.clone());
+                        }
+                        stack.push(path);
+                    }
+                }
+            }
             dirs.sort();
             assert!(dirs.len() >= 11, "only {} fixtures", dirs.len());
             dirs
@@ -731,22 +741,23 @@ mod tests {
             }
         }
 
-        /// `(t_ms, camera, payload_file)` of every line of the recording.
+        /// `(t_ms, camera, payload_file)` of every frame line of the recording (command and
+        /// clock lines are skipped).
         fn recording(dir: &Path) -> Vec<(u64, String, String)> {
             let text = std::fs::read_to_string(dir.join("recording.jsonl")).unwrap();
             text.lines()
-                .map(|line| {
+                .filter_map(|line| {
                     let v: serde_json::Value = serde_json::from_str(line).unwrap();
-                    let topic = v["topic"].as_str().unwrap();
-                    let camera = topic
-                        .strip_prefix("thermal/")
-                        .and_then(|t| t.strip_suffix("/frame"))
-                        .unwrap_or_else(|| panic!("topic {topic:?}"));
-                    (
+                    let camera = v["topic"]
+                        .as_str()?
+                        .strip_prefix("thermal/")?
+                        .strip_suffix("/frame")?
+                        .to_string();
+                    Some((
                         v["t_ms"].as_u64().unwrap(),
-                        camera.to_string(),
+                        camera,
                         v["payload_file"].as_str().unwrap().to_string(),
-                    )
+                    ))
                 })
                 .collect()
         }

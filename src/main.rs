@@ -195,7 +195,7 @@ fn run_daemon(config_path: PathBuf) -> anyhow::Result<ExitCode> {
                 _ = int.recv() => {}
             }
         };
-        drive::live::run(config_path, config, shutdown).await
+        drive::live::run(config_path, config, drive::live::Clock::wall(), shutdown).await
     })?;
     // Background tasks may still hold the runtime; do not wait for them.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));

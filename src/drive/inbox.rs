@@ -18,8 +18,6 @@ pub struct Received<A> {
     pub topic: String,
     /// Payload.
     pub payload: Vec<u8>,
-    /// When it arrived (wall clock, ms since the Unix epoch).
-    pub at_ms: u64,
     /// When it arrived (monotonic), for latency measurement.
     pub arrived: Instant,
     /// What to acknowledge once the engine committed its effect (QoS 1 commands).
@@ -200,7 +198,6 @@ mod tests {
         Received {
             topic: "t".into(),
             payload: payload.to_vec(),
-            at_ms: 0,
             arrived: Instant::now(),
             ack: None,
         }

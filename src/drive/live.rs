@@ -28,6 +28,47 @@ use crate::config::Config;
 use crate::engine::FrameTopic;
 use crate::incident::store::{self, Store};
 
+/// The live engine's clock: wall-clock ms since the Unix epoch, or a faster one for the demo.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    origin_ms: u64,
+    origin: Instant,
+    speed: f64,
+}
+
+impl Clock {
+    /// The wall clock.
+    pub fn wall() -> Clock {
+        Clock::accelerated(1.0)
+    }
+
+    /// A clock that starts at the wall clock's time and runs `speed` times faster.
+    pub fn accelerated(speed: f64) -> Clock {
+        Clock {
+            origin_ms: wall_ms(),
+            origin: Instant::now(),
+            speed: if speed.is_finite() && speed > 0.0 {
+                speed
+            } else {
+                1.0
+            },
+        }
+    }
+
+    /// Now (ms).
+    pub fn now_ms(&self) -> u64 {
+        if self.speed == 1.0 {
+            return wall_ms();
+        }
+        self.origin_ms + (self.origin.elapsed().as_secs_f64() * 1000.0 * self.speed) as u64
+    }
+
+    /// How long `engine_ms` of this clock's time takes in real time.
+    pub fn real(&self, engine_ms: u64) -> Duration {
+        Duration::from_secs_f64(engine_ms as f64 / 1000.0 / self.speed)
+    }
+}
+
 /// Commands waiting beyond this many bytes are a flood (see [`Inbox`]).
 const MAX_COMMAND_BYTES: usize = 8 << 20;
 /// How long a clean stop may take to drain the outbox before `stopped` (SIGTERM to exit
@@ -38,6 +79,7 @@ const STOP_GRACE: Duration = Duration::from_secs(6);
 pub async fn run(
     config_path: PathBuf,
     config: Config,
+    clock: Clock,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let config = Arc::new(config);
@@ -45,7 +87,7 @@ pub async fn run(
     if let Some(dir) = store_path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    let node = Node::open(config.clone(), &store_path, Some(wall_ms()))?;
+    let node = Node::open(config.clone(), &store_path, Some(clock.now_ms()))?;
     let publisher_store = Store::open(
         &store_path,
         config.store.audit_retain,
@@ -116,6 +158,7 @@ pub async fn run(
                     &outbox_changed,
                     &progress,
                     &config_path,
+                    clock,
                 )
             })?
     };
@@ -188,24 +231,25 @@ fn engine_loop(
     outbox_changed: &Notify,
     progress: &Progress,
     config_path: &Path,
+    clock: Clock,
 ) -> anyhow::Result<()> {
     loop {
-        let now_ms = wall_ms();
+        let now_ms = clock.now_ms();
         // Wake at the next deadline, and at least once a second for the watchdog.
         let mut wake = Instant::now() + Duration::from_secs(1);
         if let Some(due) = node.engine().next_deadline() {
-            wake = wake.min(Instant::now() + Duration::from_millis(due.saturating_sub(now_ms)));
+            wake = wake.min(Instant::now() + clock.real(due.saturating_sub(now_ms)));
         }
         let batch: Batch<Publish> = inbox.take(Some(wake));
         progress.engine_ticks.fetch_add(1, Ordering::Relaxed);
         if batch.reload {
             reload(&mut node, config_path);
         }
-        let mut committed = !node.advance(wall_ms(), &[])?.is_empty();
+        let mut committed = !node.advance(clock.now_ms(), &[])?.is_empty();
         // Commands first: people waiting on a reply, and closing the loop matters more than
         // one more frame.
         for cmd in batch.commands {
-            let step = node.handle(wall_ms().max(cmd.at_ms), &cmd.topic, &cmd.payload, &[])?;
+            let step = node.handle(clock.now_ms(), &cmd.topic, &cmd.payload, &[])?;
             committed |= !step.is_empty();
             if let Some(p) = cmd.ack {
                 // Durable before acknowledged.
@@ -214,12 +258,7 @@ fn engine_loop(
         }
         let frames = batch.frames.len() as u64;
         for frame in batch.frames {
-            let step = node.handle(
-                wall_ms().max(frame.at_ms),
-                &frame.topic,
-                &frame.payload,
-                &[],
-            )?;
+            let step = node.handle(clock.now_ms(), &frame.topic, &frame.payload, &[])?;
             if !step.is_empty() {
                 committed = true;
                 for m in step

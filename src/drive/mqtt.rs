@@ -430,13 +430,11 @@ pub async fn run_event_loop(
 fn route(routes: &Routes, p: Publish) {
     let topic = p.topic.clone();
     let qos1 = p.qos != QoS::AtMostOnce;
-    let now = wall_ms();
     if let Some(camera) = routes.frames.camera(&topic) {
         let camera = camera.to_owned();
         let received = Received {
             topic,
             payload: p.payload.to_vec(),
-            at_ms: now,
             arrived: Instant::now(),
             ack: None,
         };
@@ -452,7 +450,6 @@ fn route(routes: &Routes, p: Publish) {
         let received = Received {
             topic,
             payload,
-            at_ms: now,
             arrived: Instant::now(),
             ack: qos1.then(|| p.clone()),
         };

@@ -64,6 +64,18 @@ enum Command {
         #[arg(long)]
         log_json: bool,
     },
+    /// Captures the live frame and command topics into a recording for `replay`.
+    Record {
+        /// The config file (broker, topics).
+        #[arg(long)]
+        config: PathBuf,
+        /// The recording directory to create.
+        #[arg(long)]
+        out: PathBuf,
+        /// How long to record (e.g. 60s, 15m, 2h); until Ctrl-C when not given.
+        #[arg(long, value_parser = drive::record::parse_duration)]
+        duration: Option<std::time::Duration>,
+    },
     /// Runs an embedded MQTT broker on a loopback port (for trying shedwatch out and tests).
     Broker {
         /// Address to listen on.
@@ -141,6 +153,14 @@ fn main() -> ExitCode {
             init_logs_with("info", log_json);
             run_daemon(config)
         }
+        Command::Record {
+            config,
+            out,
+            duration,
+        } => {
+            init_logs("info");
+            run_record(&config, &out, duration)
+        }
         Command::Broker { listen } => {
             init_logs("warn");
             run_broker(listen)
@@ -199,6 +219,22 @@ fn run_daemon(config_path: PathBuf) -> anyhow::Result<ExitCode> {
     })?;
     // Background tasks may still hold the runtime; do not wait for them.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_record(
+    config_path: &Path,
+    out: &Path,
+    duration: Option<std::time::Duration>,
+) -> anyhow::Result<ExitCode> {
+    let config = Config::load(config_path).context("cannot use the config")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let count = runtime.block_on(drive::record::record(&config, out, duration, async {
+        let _ = tokio::signal::ctrl_c().await;
+    }))?;
+    eprintln!("recorded {count} messages into {}", out.display());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -9,6 +9,7 @@
 //! - [`inbox`]: bounded queues from the MQTT loop to the engine thread.
 //! - [`publisher`]: store-and-forward from the outbox to the broker.
 //! - [`broker`]: an embedded broker for the demo and the tests.
+//! - [`record`]: captures live traffic into a recording.
 
 pub mod broker;
 pub mod inbox;
@@ -17,5 +18,6 @@ pub mod live;
 pub mod mqtt;
 pub mod node;
 pub mod publisher;
+pub mod record;
 pub mod recording;
 pub mod replay;

@@ -17,6 +17,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 /// Name of the line file inside a recording directory.
 pub const LINES_FILE: &str = "recording.jsonl";
@@ -54,8 +55,9 @@ struct Line {
     topic: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     payload_file: Option<String>,
+    // Raw, so an inline payload is replayed byte for byte as it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    payload: Option<serde_json::Value>,
+    payload: Option<Box<RawValue>>,
 }
 
 /// Reads a recording line by line.
@@ -96,8 +98,13 @@ impl Reader {
                 return Err(self.error("has both payload_file and payload"));
             }
             (Some(name), None) => Some(self.read_payload(name)?),
-            (None, Some(serde_json::Value::String(s))) => Some(s.into_bytes()),
-            (None, Some(value)) => Some(serde_json::to_vec(&value).expect("values serialise")),
+            // A JSON string stands for its own text (e.g. a payload that is not JSON).
+            (None, Some(raw)) if raw.get().starts_with('"') => Some(
+                serde_json::from_str::<String>(raw.get())
+                    .map_err(|e| self.error(format!("malformed payload: {e}")))?
+                    .into_bytes(),
+            ),
+            (None, Some(raw)) => Some(raw.get().as_bytes().to_vec()),
             (None, None) => None,
         };
         let message = match (line.topic, payload) {
@@ -190,7 +197,8 @@ impl Writer {
             payload: None,
         };
         if inline {
-            line.payload = serde_json::from_slice(payload).ok();
+            let text = String::from_utf8_lossy(payload).into_owned();
+            line.payload = RawValue::from_string(text).ok();
         } else {
             let folder = file_stem.unwrap_or("other");
             let ext = match crate::decode::sniff(payload) {

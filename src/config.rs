@@ -969,6 +969,34 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_is_valid_and_sets_every_key() {
+        let text = include_str!("../config/shedwatch.example.toml");
+        let c = parse(text).unwrap();
+        assert_eq!(c.cameras[0].zones.len(), 3);
+        assert_eq!(c.cameras[0].zones[1].rules.warning_c, Some(50.0));
+        // Every top-level section and every key of each section appears in the example.
+        let example: toml::Table = text.parse().unwrap();
+        let defaults: toml::Table =
+            toml::from_str(&toml::to_string(&parse("gateway = \"gw\"").unwrap()).unwrap()).unwrap();
+        for (section, value) in &defaults {
+            let Some(keys) = value.as_table() else {
+                assert!(
+                    example.contains_key(section),
+                    "{section} missing from the example"
+                );
+                continue;
+            };
+            let documented = example[section].as_table().unwrap();
+            for key in keys.keys() {
+                assert!(
+                    documented.contains_key(key),
+                    "{section}.{key} missing from the example"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn unknown_keys_are_errors() {
         let e = parse("gateway = \"gw\"\n[rules]\nalarm_cc = 70").unwrap_err();
         assert!(e.to_string().contains("alarm_cc"), "{e}");

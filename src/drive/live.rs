@@ -233,6 +233,7 @@ fn engine_loop(
     config_path: &Path,
     clock: Clock,
 ) -> anyhow::Result<()> {
+    let mut dropped_logged = (0u64, Instant::now() - Duration::from_secs(60));
     loop {
         let now_ms = clock.now_ms();
         // Wake at the next deadline, and at least once a second for the watchdog.
@@ -247,34 +248,51 @@ fn engine_loop(
         }
         let mut committed = !node.advance(clock.now_ms(), &[])?.is_empty();
         // Commands first: people waiting on a reply, and closing the loop matters more than
-        // one more frame.
-        for cmd in batch.commands {
-            let step = node.handle(clock.now_ms(), &cmd.topic, &cmd.payload, &[])?;
+        // one more frame. One commit for the whole burst, then the acknowledgements.
+        if !batch.commands.is_empty() {
+            let step = node.handle_all(
+                clock.now_ms(),
+                batch
+                    .commands
+                    .iter()
+                    .map(|c| (c.topic.as_str(), c.payload.as_slice())),
+            )?;
             committed |= !step.is_empty();
-            if let Some(p) = cmd.ack {
-                // Durable before acknowledged.
+            for p in batch.commands.into_iter().filter_map(|c| c.ack) {
                 let _ = acks.send(p);
             }
         }
         let frames = batch.frames.len() as u64;
-        for frame in batch.frames {
-            let step = node.handle(clock.now_ms(), &frame.topic, &frame.payload, &[])?;
+        if !batch.frames.is_empty() {
+            let step = node.handle_all(
+                clock.now_ms(),
+                batch
+                    .frames
+                    .iter()
+                    .map(|f| (f.topic.as_str(), f.payload.as_slice())),
+            )?;
             if !step.is_empty() {
                 committed = true;
-                for m in step
-                    .messages
-                    .iter()
-                    .filter(|m| m.topic.ends_with("/events"))
+                let oldest = batch.frames.iter().map(|f| f.arrived).min();
+                if let Some(arrived) =
+                    oldest.filter(|_| step.messages.iter().any(|m| m.topic.ends_with("/events")))
                 {
                     tracing::debug!(
-                        latency_ms = frame.arrived.elapsed().as_secs_f64() * 1000.0,
-                        topic = %m.topic,
-                        "frame to event"
+                        latency_ms = arrived.elapsed().as_secs_f64() * 1000.0,
+                        "frames to committed events"
                     );
                 }
             }
         }
         progress.frames_handled.fetch_add(frames, Ordering::Relaxed);
+        let (dropped, _) = inbox.dropped();
+        if dropped > dropped_logged.0 && dropped_logged.1.elapsed() >= Duration::from_secs(10) {
+            tracing::warn!(
+                dropped,
+                "frames dropped: a camera sends faster than the engine handles; its oldest frames go first"
+            );
+            dropped_logged = (dropped, Instant::now());
+        }
         if committed {
             outbox_changed.notify_one();
         }

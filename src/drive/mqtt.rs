@@ -73,6 +73,13 @@ impl Tracker {
         self.collided = self.queued.pop_front();
     }
 
+    /// A new connection: a publish that was waiting out a packet-id collision is gone (the
+    /// publisher sends its row again).
+    fn reconnected(&mut self) {
+        self.collided = None;
+        self.inflight.clear();
+    }
+
     fn acked(&mut self, pkid: u16) -> Option<Tag> {
         self.inflight.remove(&pkid)
     }
@@ -363,6 +370,13 @@ pub async fn run_event_loop(
         progress.mqtt_polls.fetch_add(1, Ordering::Relaxed);
         match polled {
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                // rumqttc keeps a collided publish across a clean reconnect, which would block
+                // every later request waiting for an acknowledgement that never comes.
+                eventloop.state.collision = None;
+                tracker
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .reconnected();
                 generation += 1;
                 connected_at = Some(Instant::now());
                 progress.connections.fetch_add(1, Ordering::Relaxed);

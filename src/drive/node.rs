@@ -71,6 +71,21 @@ impl Node {
         self.commit(step, meta)
     }
 
+    /// Handles several messages and commits them in one transaction (group commit: one disk
+    /// sync for a burst of commands instead of one each).
+    pub fn handle_all<'a>(
+        &mut self,
+        at_ms: u64,
+        messages: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    ) -> Result<Step, StoreError> {
+        self.check()?;
+        let mut step = Step::default();
+        for (topic, payload) in messages {
+            step.extend(self.engine.handle(at_ms, topic, payload));
+        }
+        self.commit(step, &[])
+    }
+
     /// Runs due timers and commits what they changed.
     pub fn advance(&mut self, at_ms: u64, meta: &[(&str, &str)]) -> Result<Step, StoreError> {
         self.check()?;

@@ -4,6 +4,7 @@ mod chain_invariants;
 mod chain_stage_table;
 mod crash;
 mod golden;
+mod live;
 mod replay_cli;
 mod restart;
 mod support;

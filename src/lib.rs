@@ -8,7 +8,8 @@
 //! - [`detect`]: the per-frame kernel (threshold + connected components) and per-zone tracking.
 //! - [`incident`]: incidents, the closure chain, escalation and the store.
 //! - [`engine`]: the deterministic core: `(time, topic, payload)` in, messages and state out.
-//! - [`drive`]: the drivers around the engine: replay, live MQTT, the embedded broker.
+//! - [`drive`]: the drivers around the engine: replay, live MQTT, the embedded broker, the
+//!   demo.
 //! - [`scene`]: deterministic synthetic shed scenes (fixtures and the demo's simulated cameras).
 //!
 //! # Pipeline

@@ -24,6 +24,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Shows the closure chain end to end on this machine: an embedded broker, the daemon, a
+    /// simulated camera over a shed whose battery catches fire, and scripted staff.
+    Demo {
+        /// How many times faster than real time the scene runs.
+        #[arg(long, default_value_t = drive::demo::DEFAULT_SPEED)]
+        speed: f64,
+        /// Keep the config and the incident store in this directory (default: a temporary
+        /// one, deleted at the end).
+        #[arg(long, value_name = "DIR")]
+        keep: Option<PathBuf>,
+    },
     /// Checks a config file and prints every problem.
     CheckConfig {
         /// The config file.
@@ -121,6 +132,11 @@ enum IncidentsCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo { speed, keep } => {
+            // The embedded broker logs every client that goes away at shutdown as an error.
+            init_logs("error,rumqttd=off");
+            run_demo(speed, keep)
+        }
         Command::CheckConfig {
             config,
             print_effective,
@@ -220,6 +236,31 @@ fn run_daemon(config_path: PathBuf) -> anyhow::Result<ExitCode> {
     // Background tasks may still hold the runtime; do not wait for them.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     Ok(ExitCode::SUCCESS)
+}
+
+fn run_demo(speed: f64, keep: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let options = drive::demo::Options {
+        speed,
+        keep,
+        ..Default::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let outcome = runtime.block_on(drive::demo::run(&options, &mut std::io::stdout()));
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    Ok(match outcome? {
+        drive::demo::Outcome::Closed => ExitCode::SUCCESS,
+        drive::demo::Outcome::Incomplete => {
+            eprintln!(
+                "shedwatch: the closure chain did not close within {} of scene time",
+                drive::demo::mmss(options.limit_s * 1000)
+            );
+            ExitCode::from(1)
+        }
+        drive::demo::Outcome::Interrupted => ExitCode::from(130),
+    })
 }
 
 fn run_record(

@@ -10,8 +10,11 @@
 //! - [`publisher`]: store-and-forward from the outbox to the broker.
 //! - [`broker`]: an embedded broker for the demo and the tests.
 //! - [`record`]: captures live traffic into a recording.
+//! - [`demo`]: `shedwatch demo`: broker, daemon, a simulated camera and scripted people in one
+//!   process, the closure chain narrated.
 
 pub mod broker;
+pub mod demo;
 pub mod inbox;
 pub mod incidents;
 pub mod live;

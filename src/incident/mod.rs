@@ -391,7 +391,7 @@ pub struct Event {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fault: Option<Fault>,
     /// Tiers this event notifies.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub notify: Vec<Role>,
     /// The overdue stage (escalations).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -484,4 +484,18 @@ pub struct AuditEntry {
 /// Rounds a temperature for payloads (0.01 °C), so output is stable and readable.
 pub fn round_c(c: f64) -> f64 {
     (c * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_reads_back_from_its_payload_when_it_notifies_nobody() {
+        let payload = r#"{"incident":"cam.bay-1.1000","seq":3,"event":"arrived","at_ms":5000,"gateway":"gw","severity":"alarm","stage":"on_site","camera":"cam","zone":"bay-1","max_c":95.2,"area_px":4,"bbox":[1,1,2,2],"role":"property","actor":"wang"}"#;
+        let event: Event = serde_json::from_str(payload).unwrap();
+        assert!(event.notify.is_empty());
+        assert_eq!(event.actor.as_deref(), Some("wang"));
+        assert_eq!(serde_json::to_string(&event).unwrap(), payload);
+    }
 }

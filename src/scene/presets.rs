@@ -369,3 +369,84 @@ pub fn mlx90640() -> Scene {
             .between(MLX_FLAME_S, f64::INFINITY),
         )
 }
+
+/// What the property staff of [`demo`] have done to bay 2's pack, in scene seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct DemoResponse {
+    /// When the flames were knocked down with an extinguisher.
+    pub extinguished_s: Option<f64>,
+    /// When the pack was carried out of the shed.
+    pub removed_s: Option<f64>,
+}
+
+/// When the pack of [`demo`] starts to self-heat (s).
+pub const DEMO_ONSET_S: f64 = 5.0;
+
+/// The runaway of [`demo`]: [`Runaway::typical`] faster, so the whole chain fits in a few
+/// minutes of scene time: 15 °C/min from charging (~36 °C) to 50 °C, then 40 °C/min to
+/// venting at 120 °C, which is at about 2 min 47 s. The two rates still straddle shedwatch's
+/// 10 and 20 °C/min rate-of-rise levels, so the detector sees the same sequence as in
+/// [`slow_runaway`]: a warning by rate, an alarm by rate, then fire.
+pub fn demo_runaway() -> Runaway {
+    Runaway {
+        heating_c_per_min: 15.0,
+        accelerating_c: 50.0,
+        accelerating_c_per_min: 40.0,
+        ..Runaway::typical(DEMO_ONSET_S + 1800.0)
+    }
+}
+
+/// Temperature of the pack's casing right after its flames are knocked down (°C): the gas
+/// flame (~800 °C) is out, the casing and the cells under it are not.
+pub const DEMO_PACK_AFTER_FIRE_C: f64 = 350.0;
+
+/// The scene of `shedwatch demo`: packs charge normally in bays 1 and 3; bay 2's pack has
+/// been on charge for half an hour when it starts to self-heat at [`DEMO_ONSET_S`]
+/// ([`demo_runaway`]): a warning by rate of rise at about 22 s, an alarm by rate at about
+/// 80 s, venting and a flame with a plume (as in [`slow_runaway`]) at about 167 s.
+///
+/// What happens next is up to the people, given in `response`: once extinguished the
+/// flame and plume are gone and the pack cools by Newton's law from
+/// [`DEMO_PACK_AFTER_FIRE_C`] with τ = 5 min (a ~2.5 kg pack, h·A ≈ 8 W/K: still-air
+/// convection and radiation from a hot casing); once carried out, bay 2 holds only its
+/// charger brick (~37 °C).
+pub fn demo(response: DemoResponse) -> Scene {
+    let runaway = demo_runaway();
+    let out = response.extinguished_s.unwrap_or(f64::INFINITY);
+    let removed = response.removed_s.unwrap_or(f64::INFINITY);
+    let burning_until = out.min(removed);
+    let mut scene = Scene::new(WIDTH, HEIGHT, shed_ambient(), 0x5EED_00DE)
+        .with_object(charging_pack(0, 8.0, -1800.0))
+        .with_object(warm_charger(0, -1800.0))
+        .with_object(charging_pack(2, 7.0, -600.0))
+        .with_object(warm_charger(2, -600.0))
+        .with_object(warm_charger(1, -1800.0))
+        .with_object(pack(1, Curve::Runaway(runaway)).between(-1800.0, burning_until));
+    let ambient = scene.ambient_c(BAY_X[1] as f64, PACK_Y as f64, 0.0);
+    let (_, vent_age) = runaway.stage_ages(ambient);
+    let flame_s = vent_age - 1800.0 + runaway.ignition_s;
+    let plume = Object::new(
+        Shape::Ellipse {
+            cx: BAY_X[1],
+            cy: PACK_Y - 6.0,
+            rx: 3.5,
+            ry: 5.0,
+        },
+        Curve::Flame {
+            celsius: 650.0,
+            flicker_k: 80.0,
+        },
+    )
+    .with_edge(2.0)
+    .with_falloff(0.5)
+    .between(flame_s, burning_until);
+    scene.objects.push(plume);
+    if out < removed {
+        let cooling = Curve::Cooling {
+            start_c: DEMO_PACK_AFTER_FIRE_C,
+            tau_s: 300.0,
+        };
+        scene.objects.push(pack(1, cooling).between(out, removed));
+    }
+    scene
+}

@@ -3,6 +3,7 @@
 mod chain_invariants;
 mod chain_stage_table;
 mod crash;
+mod demo;
 mod golden;
 mod live;
 mod replay_cli;

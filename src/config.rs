@@ -90,8 +90,6 @@ rules! {
     clear_tolerance_c: f64 = 3.0;
     /// Seconds the clear condition must hold before a level clears.
     clear_s: f64 = 30.0;
-    /// Hot components smaller than this (pixels) are ignored.
-    min_area_px: u32 = 1;
     /// Sliding window (seconds) for the rate of rise of a bay's maximum.
     rise_window_s: f64 = 60.0;
     /// A slope is trusted only once the window holds at least this many seconds of samples.
@@ -733,9 +731,6 @@ fn check_rules(p: &mut Problems, key: &str, r: &Rules) {
         "°C/min",
     );
     positive(p, &format!("{key}.step_c"), r.step_c, "°C");
-    if r.min_area_px == 0 {
-        p.push(format!("{key}.min_area_px"), "0 px must be at least 1 px");
-    }
 }
 
 fn check_camera(p: &mut Problems, key: &str, cam: &CameraConfig, config: &Config) {

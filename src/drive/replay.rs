@@ -115,7 +115,10 @@ impl Durable {
                 return Ok(());
             }
             for p in &pending {
-                write_message(log, &p.message)?;
+                // One write per line: a kill leaves a line whole or absent, never torn.
+                let mut line = Vec::new();
+                write_message(&mut line, &p.message)?;
+                log.write_all(&line)?;
             }
             log.sync_data()?;
             let ids: Vec<i64> = pending.iter().map(|p| p.id).collect();

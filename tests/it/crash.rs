@@ -137,6 +137,7 @@ fn sigkill_at_random_points_loses_and_changes_nothing() {
     let mut rng = Rng(seed);
 
     let mut kills = 0;
+    let mut mid_run_kills = 0;
     let mut trials = 0;
     while kills < 50 {
         trials += 1;
@@ -152,6 +153,14 @@ fn sigkill_at_random_points_loses_and_changes_nothing() {
                 child.kill().unwrap(); // SIGKILL
                 child.wait().unwrap();
                 kills += 1;
+                // Killed after committing something: the store holds a replay cursor.
+                if store.exists()
+                    && Store::open_read_only(&store)
+                        .and_then(|s| s.meta("replay_cursor"))
+                        .is_ok_and(|c| c.is_some())
+                {
+                    mid_run_kills += 1;
+                }
                 restarts += 1;
                 continue;
             }
@@ -165,7 +174,11 @@ fn sigkill_at_random_points_loses_and_changes_nothing() {
         check_trial(&rec, &store, &reference);
         fs::rename(rec.join("published.jsonl"), trial.join("published.jsonl")).unwrap();
     }
-    eprintln!("{kills} kills over {trials} trials");
+    eprintln!("{kills} kills ({mid_run_kills} after a commit) over {trials} trials");
+    assert!(
+        mid_run_kills >= 25,
+        "only {mid_run_kills} kills landed mid-run"
+    );
 }
 
 fn check_trial(rec: &Path, store_path: &Path, reference: &[((String, u64), serde_json::Value)]) {

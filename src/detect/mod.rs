@@ -4,9 +4,12 @@
 //! - [`cluster`]: the per-frame kernel: threshold, connected components (8-connectivity) and
 //!   their statistics, plus each region's maximum, in one pass with reusable buffers.
 //! - [`track`]: per-zone levels over time: dwell, hysteresis, rate of rise, cooling objects.
+//! - `synth` (hidden): synthetic frames and a shed layout shared by benches and tests.
 
 pub mod cluster;
 pub mod layout;
+#[doc(hidden)]
+pub mod synth;
 pub mod track;
 
 pub use cluster::{Detection, Detector, Hotspot, RegionStats};

@@ -12,7 +12,7 @@ pub mod layout;
 pub mod synth;
 pub mod track;
 
-pub use cluster::{Detection, Detector, Hotspot, RegionStats};
+pub use cluster::{Detection, Detector, Hotspot, Isa, RegionStats};
 pub use layout::{Layout, Span};
 
 /// Most zones one camera may have; with the area outside its zones that is 64 regions, so a

@@ -28,7 +28,7 @@ use std::ops::Range;
 use super::{Layout, MASKED, Span};
 #[cfg(target_arch = "x86_64")]
 use vector::Avx2;
-use vector::{LANES, Portable, STRIP, Vector};
+use vector::{LANES, Portable, STRIP, StripRead, Vector};
 
 mod vector;
 
@@ -233,54 +233,110 @@ impl Runs {
     }
 }
 
-/// What the kernel knows about the current band's row pattern, plus the band's column maxima.
-/// Per-pixel and per-strip buffers are padded to whole strips.
+/// One row pattern (the spans shared by a run of rows) in the form the scan needs. Per-pixel
+/// buffers are padded to whole strips.
 #[derive(Debug, Default)]
-struct Band {
+struct Pattern {
+    /// The spans this describes.
+    spans: Vec<Span>,
     /// Hot threshold of each pixel's region (any value for masked pixels and padding).
     thresholds: Vec<u16>,
     /// Per strip: bit `i` set when pixel `64·strip + i` is in the frame and not masked.
     unmasked: Vec<u64>,
     /// Per strip: bit `i` set when a span starts at pixel `64·strip + i`.
     span_starts: Vec<u64>,
-    /// Per pixel: the maximum over the band's rows; `LANES` more for vector reads at the end.
-    column_max: Vec<u16>,
-    /// Strips of the band with a hot pixel, ascending.
-    hot_strips: Vec<u32>,
 }
 
-impl Band {
-    /// Sizes the buffers for rows of `width` pixels.
-    fn resize(&mut self, width: usize) {
+impl Pattern {
+    /// Describes rows of `width` pixels made of `spans`, with `thresholds[r]` the threshold of
+    /// region `r`.
+    fn build(&mut self, width: usize, spans: &[Span], thresholds: &[u16]) {
         let strips = width.div_ceil(STRIP);
+        self.spans.clear();
+        self.spans.extend_from_slice(spans);
         self.thresholds.resize(strips * STRIP, 0);
+        self.unmasked.clear();
         self.unmasked.resize(strips, 0);
+        self.span_starts.clear();
         self.span_starts.resize(strips, 0);
-        self.column_max.resize(strips * STRIP + LANES, 0);
-    }
-
-    /// Describes rows made of `spans`, with `thresholds[r]` the threshold of region `r`.
-    #[inline(always)]
-    fn set_pattern(&mut self, spans: &[Span], thresholds: &[u16]) {
-        self.unmasked.fill(0);
-        self.span_starts.fill(0);
         for span in spans {
             let (x0, x1) = (span.x0 as usize, span.x1 as usize);
             self.span_starts[x0 / STRIP] |= 1 << (x0 % STRIP);
-            if span.region == MASKED {
-                continue;
+            if span.region != MASKED {
+                self.thresholds[x0..x1].fill(thresholds[span.region as usize]);
+                set_bits(&mut self.unmasked, x0, x1);
             }
-            self.thresholds[x0..x1].fill(thresholds[span.region as usize]);
-            set_bits(&mut self.unmasked, x0, x1);
         }
+    }
+
+    fn strip_thresholds(&self, strip: usize) -> &[u16; STRIP] {
+        self.thresholds[strip * STRIP..][..STRIP]
+            .try_into()
+            .expect("whole strips")
     }
 }
 
-/// Strip `strip` of a strip-padded per-pixel buffer.
-fn strip_of(buffer: &[u16], strip: usize) -> &[u16; STRIP] {
-    buffer[strip * STRIP..][..STRIP]
-        .try_into()
-        .expect("whole strips")
+/// The row patterns of the last frames, in the order they appear down the frame. A camera's
+/// layout and thresholds rarely change, so patterns are built once and then only checked.
+#[derive(Debug, Default)]
+struct Patterns {
+    /// Frame width and per-region thresholds the patterns were built for.
+    width: usize,
+    thresholds: Vec<u16>,
+    patterns: Vec<Pattern>,
+}
+
+impl Patterns {
+    /// Forgets every pattern unless they were built for `width` and `thresholds`.
+    fn start_frame(&mut self, width: usize, thresholds: &[u16]) {
+        if self.width != width || self.thresholds != thresholds {
+            self.width = width;
+            self.thresholds.clear();
+            self.thresholds.extend_from_slice(thresholds);
+            for p in &mut self.patterns {
+                p.spans.clear();
+            }
+        }
+    }
+
+    /// Pattern `index` of the frame, made to describe `spans`.
+    #[inline(always)]
+    fn get(&mut self, index: usize, spans: &[Span]) -> &Pattern {
+        if index == self.patterns.len() {
+            self.patterns.push(Pattern::default());
+        }
+        let p = &mut self.patterns[index];
+        if p.spans != spans {
+            p.build(self.width, spans, &self.thresholds);
+        }
+        p
+    }
+}
+
+/// Per-frame scratch buffers.
+#[derive(Debug, Default)]
+struct Scratch {
+    /// Per pixel: the maximum over the current pattern's rows so far, strip-padded plus
+    /// `LANES` for vector reads at the end.
+    column_max: Vec<u16>,
+    /// Strips of the current band with a hot pixel, ascending.
+    hot_strips: Vec<u32>,
+    /// Hot masks of the band's hot strips, strip by strip: `masks[j·rows + r]` for hot strip
+    /// `j` and band row `r`.
+    masks: Vec<u64>,
+}
+
+/// Rows `r < rows` whose `read` pixels from `first + r·stride` lie inside `len` pixels; the
+/// last rows of a frame may read past its end.
+#[inline(always)]
+fn rows_inside(len: usize, first: usize, stride: usize, rows: usize, read: usize) -> usize {
+    if first + (rows - 1) * stride + read <= len {
+        rows
+    } else if first + read <= len {
+        (len - first - read) / stride + 1
+    } else {
+        0
+    }
 }
 
 /// Sets bits `start..end` (not empty) of a bit set stored in `u64` words.
@@ -305,7 +361,8 @@ fn set_bits(words: &mut [u64], start: usize, end: usize) {
 pub struct Detector {
     kernel: Kernel,
     runs: Runs,
-    band: Band,
+    patterns: Patterns,
+    scratch: Scratch,
     component: Vec<u32>,
     hotspots: Vec<Hotspot>,
     regions: Vec<RegionStats>,
@@ -331,7 +388,8 @@ impl Detector {
         Detector {
             kernel,
             runs: Runs::default(),
-            band: Band::default(),
+            patterns: Patterns::default(),
+            scratch: Scratch::default(),
             component: Vec::new(),
             hotspots: Vec::new(),
             regions: Vec::new(),
@@ -382,165 +440,53 @@ impl Detector {
         self.scan(avx2, pixels, layout, thresholds);
     }
 
-    /// Fills the runs and region stats of one frame, band by band.
+    /// Fills the runs and region stats of one frame, pattern by pattern and band by band.
     #[inline(always)]
     fn scan<V: Vector>(&mut self, v: V, pixels: &[u16], layout: &Layout, thresholds: &[u16]) {
         let (w, h) = (layout.width() as usize, layout.height() as usize);
+        let frame = Frame { v, pixels, w };
         self.runs.clear();
         self.regions.clear();
         self.regions
             .resize(layout.regions(), RegionStats::default());
-        self.band.resize(w);
-        // The runs of the last row scanned in detail, and that row.
+        self.patterns.start_frame(w, thresholds);
+        let strips = w.div_ceil(STRIP);
+        self.scratch.column_max.resize(strips * STRIP + LANES, 0);
+        // The last row scanned in detail and its runs.
         let mut above: (usize, Range<usize>) = (usize::MAX, 0..0);
         let mut y = 0;
+        let mut index = 0;
         while y < h {
             let spans = layout.row(y as u32);
-            if y == 0 || !layout.repeats_row_above(y as u32) {
-                self.band.set_pattern(spans, thresholds);
-            }
             let mut end = y + 1;
-            while end < h && end - y < BAND_ROWS && layout.repeats_row_above(end as u32) {
+            while end < h && layout.repeats_row_above(end as u32) {
                 end += 1;
             }
-            if self.fold_band(v, pixels, w, y..end, spans) {
-                for row in y..end {
-                    let first = self.runs.len();
-                    self.scan_row(v, pixels, w, row, spans);
-                    let linked = if above.0.wrapping_add(1) == row {
-                        above.1.clone()
-                    } else {
-                        0..0
-                    };
-                    self.runs.link(linked, first..self.runs.len());
-                    above = (row, first..self.runs.len());
+            let pattern = self.patterns.get(index, spans);
+            self.scratch.column_max.fill(0);
+            for band in (y..end).step_by(BAND_ROWS) {
+                let rows = band..(band + BAND_ROWS).min(end);
+                if frame.fold_band(pattern, &mut self.scratch, rows.clone()) {
+                    frame.scan_band(
+                        pattern,
+                        &mut self.scratch,
+                        rows,
+                        &mut self.runs,
+                        &mut self.regions,
+                        &mut above,
+                    );
+                }
+            }
+            for span in spans {
+                if span.region != MASKED {
+                    let (x0, x1) = (span.x0 as usize, span.x1 as usize);
+                    let max = v.max_of(&self.scratch.column_max, x0, x1);
+                    let stats = &mut self.regions[span.region as usize];
+                    stats.max_raw = stats.max_raw.max(max);
                 }
             }
             y = end;
-        }
-    }
-
-    /// Folds rows `rows` into column maxima, adds the spans' maxima to their regions and
-    /// lists the strips with a hot pixel; returns whether there is one.
-    #[inline(always)]
-    fn fold_band<V: Vector>(
-        &mut self,
-        v: V,
-        pixels: &[u16],
-        w: usize,
-        rows: Range<usize>,
-        spans: &[Span],
-    ) -> bool {
-        let band = &mut self.band;
-        band.hot_strips.clear();
-        for strip in 0..band.unmasked.len() {
-            let x = strip * STRIP;
-            let vectors = (w - x).div_ceil(LANES).min(STRIP / LANES);
-            let acc: &mut [u16; STRIP] = (&mut band.column_max[x..x + STRIP])
-                .try_into()
-                .expect("whole strips");
-            *acc = [0; STRIP];
-            let first = rows.start * w + x;
-            // Rows whose read ends inside the frame; a strip of the last rows may not.
-            let read = vectors * LANES;
-            let direct = if first + (rows.len() - 1) * w + read <= pixels.len() {
-                rows.len()
-            } else if first + read <= pixels.len() {
-                (pixels.len() - first - read) / w + 1
-            } else {
-                0
-            };
-            v.fold_max(pixels, first, w, direct, vectors, acc);
-            for r in direct..rows.len() {
-                let padded = padded_strip(pixels, first + r * w);
-                v.fold_max(&padded, 0, 0, 1, vectors, acc);
-            }
-            let hot = v.hot_bits(acc, strip_of(&band.thresholds, strip)) & band.unmasked[strip];
-            if hot != 0 {
-                band.hot_strips.push(strip as u32);
-            }
-        }
-        for span in spans {
-            if span.region != MASKED {
-                let max = v.max_of(&band.column_max, span.x0 as usize, span.x1 as usize);
-                let stats = &mut self.regions[span.region as usize];
-                stats.max_raw = stats.max_raw.max(max);
-            }
-        }
-        !band.hot_strips.is_empty()
-    }
-
-    /// Finds the hot runs of row `y` in the band's hot strips, in left-to-right order.
-    #[inline(always)]
-    fn scan_row<V: Vector>(&mut self, v: V, pixels: &[u16], w: usize, y: usize, spans: &[Span]) {
-        let row = &pixels[y * w..(y + 1) * w];
-        let mut span_index = 0;
-        let mut emit = |runs: &mut Runs, regions: &mut [RegionStats], x0: usize, x1: usize| {
-            while spans[span_index].x1 as usize <= x0 {
-                span_index += 1;
-            }
-            let region = spans[span_index].region;
-            let stats = v.run_stats(&row[x0..x1]);
-            regions[region as usize].hot_px += (x1 - x0) as u32;
-            runs.push(Run {
-                y: y as u32,
-                x0: x0 as u32,
-                x1: x1 as u32,
-                region,
-                max_raw: stats.max,
-                max_x: (x0 + stats.max_at) as u32,
-                sum_raw: stats.sum,
-            });
-        };
-        // A run still open at the end of the last strip read, and where that strip ended.
-        let mut open: Option<usize> = None;
-        let mut read_to = 0;
-        for &strip in &self.band.hot_strips {
-            let x = strip as usize * STRIP;
-            let start = y * w + x;
-            let padded;
-            let px: &[u16; STRIP] = match pixels.get(start..start + STRIP) {
-                Some(px) => px.try_into().expect("a strip"),
-                None => {
-                    padded = padded_strip(pixels, start);
-                    &padded
-                }
-            };
-            let mut hot = v.hot_bits(px, strip_of(&self.band.thresholds, strip as usize))
-                & self.band.unmasked[strip as usize];
-            // A run breaks where a pixel is not hot or a new span (region) begins.
-            let breaks = !hot | self.band.span_starts[strip as usize];
-            if let Some(x0) = open.take() {
-                if read_to == x && breaks & 1 == 0 {
-                    let end = (breaks & !1).trailing_zeros() as usize;
-                    if end == STRIP {
-                        open = Some(x0);
-                        read_to = x + STRIP;
-                        continue;
-                    }
-                    emit(&mut self.runs, &mut self.regions, x0, x + end);
-                    hot &= u64::MAX << end;
-                } else {
-                    emit(&mut self.runs, &mut self.regions, x0, read_to);
-                }
-            }
-            while hot != 0 {
-                let start = hot.trailing_zeros() as usize;
-                // Breaks after `start`; 2 << 63 wraps to 0, so the mask covers all bits then.
-                let after = breaks & !(2u64 << start).wrapping_sub(1);
-                let end = after.trailing_zeros() as usize;
-                if end == STRIP {
-                    open = Some(x + start);
-                    break;
-                }
-                emit(&mut self.runs, &mut self.regions, x + start, x + end);
-                hot &= u64::MAX << end;
-            }
-            read_to = x + STRIP;
-        }
-        if let Some(x0) = open {
-            // Bits past the row's end are never hot, so an open run ends at a strip's end.
-            emit(&mut self.runs, &mut self.regions, x0, read_to.min(w));
+            index += 1;
         }
     }
 
@@ -587,12 +533,220 @@ impl Detector {
     }
 }
 
-/// The strip of pixels at `start`, zero past the end of the frame.
-#[inline(always)]
-fn padded_strip(pixels: &[u16], start: usize) -> [u16; STRIP] {
-    let mut strip = [0; STRIP];
-    let available = &pixels[start.min(pixels.len())..];
-    let n = available.len().min(STRIP);
-    strip[..n].copy_from_slice(&available[..n]);
-    strip
+/// A frame being scanned with the vector operations `V`.
+#[derive(Clone, Copy)]
+struct Frame<'a, V> {
+    v: V,
+    pixels: &'a [u16],
+    w: usize,
+}
+
+impl<V: Vector> Frame<'_, V> {
+    /// How to read strip `strip` on rows `rows.start..rows.start + n`.
+    #[inline(always)]
+    fn strip(&self, strip: usize, first_row: usize, rows: usize) -> StripRead<'_> {
+        let x = strip * STRIP;
+        StripRead {
+            px: self.pixels,
+            off: first_row * self.w + x,
+            stride: self.w,
+            rows,
+            vectors: (self.w - x).div_ceil(LANES).min(STRIP / LANES),
+        }
+    }
+
+    /// A one-row copy of `read`'s row `r`, zero past the end of the frame.
+    #[inline(always)]
+    fn padded(read: &StripRead<'_>, r: usize) -> [u16; STRIP] {
+        let mut copy = [0; STRIP];
+        let start = read.off + r * read.stride;
+        let available = &read.px[start.min(read.px.len())..];
+        let n = available.len().min(read.vectors * LANES);
+        copy[..n].copy_from_slice(&available[..n]);
+        copy
+    }
+
+    /// Folds the band `rows` into the pattern's column maxima and lists its hot strips;
+    /// returns whether there is one.
+    #[inline(always)]
+    fn fold_band(&self, pattern: &Pattern, scratch: &mut Scratch, rows: Range<usize>) -> bool {
+        scratch.hot_strips.clear();
+        for (strip, &unmasked) in pattern.unmasked.iter().enumerate() {
+            let thresholds = pattern.strip_thresholds(strip);
+            let column_max: &mut [u16; STRIP] = (&mut scratch.column_max[strip * STRIP..][..STRIP])
+                .try_into()
+                .expect("whole strips");
+            let all = self.strip(strip, rows.start, rows.len());
+            let inside = rows_inside(
+                self.pixels.len(),
+                all.off,
+                all.stride,
+                all.rows,
+                all.vectors * LANES,
+            );
+            let mut hot = self.v.fold_strip(
+                StripRead {
+                    rows: inside,
+                    ..all
+                },
+                thresholds,
+                column_max,
+            );
+            for r in inside..all.rows {
+                let copy = Self::padded(&all, r);
+                let one = StripRead {
+                    px: &copy,
+                    off: 0,
+                    rows: 1,
+                    ..all
+                };
+                hot |= self.v.fold_strip(one, thresholds, column_max);
+            }
+            if hot & unmasked != 0 {
+                scratch.hot_strips.push(strip as u32);
+            }
+        }
+        !scratch.hot_strips.is_empty()
+    }
+
+    /// Finds the runs of the band `rows` in its hot strips and links them row by row;
+    /// `above` is the last row scanned in detail and its runs.
+    #[inline(always)]
+    fn scan_band(
+        &self,
+        pattern: &Pattern,
+        scratch: &mut Scratch,
+        rows: Range<usize>,
+        runs: &mut Runs,
+        regions: &mut [RegionStats],
+        above: &mut (usize, Range<usize>),
+    ) {
+        let n = rows.len();
+        let Scratch {
+            hot_strips, masks, ..
+        } = scratch;
+        masks.resize(hot_strips.len() * n, 0);
+        for (j, &strip) in hot_strips.iter().enumerate() {
+            let strip = strip as usize;
+            let thresholds = pattern.strip_thresholds(strip);
+            let masks = &mut masks[j * n..(j + 1) * n];
+            let all = self.strip(strip, rows.start, n);
+            let inside = rows_inside(
+                self.pixels.len(),
+                all.off,
+                all.stride,
+                n,
+                all.vectors * LANES,
+            );
+            self.v.hot_rows(
+                StripRead {
+                    rows: inside,
+                    ..all
+                },
+                thresholds,
+                masks,
+            );
+            for r in inside..n {
+                let copy = Self::padded(&all, r);
+                let one = StripRead {
+                    px: &copy,
+                    off: 0,
+                    rows: 1,
+                    ..all
+                };
+                self.v.hot_rows(one, thresholds, &mut masks[r..r + 1]);
+            }
+            for mask in masks.iter_mut() {
+                *mask &= pattern.unmasked[strip];
+            }
+        }
+        for (r, y) in rows.enumerate() {
+            if (0..hot_strips.len()).all(|j| masks[j * n + r] == 0) {
+                continue;
+            }
+            let first = runs.len();
+            self.row_runs(pattern, hot_strips, |j| masks[j * n + r], y, runs, regions);
+            let linked = if above.0.wrapping_add(1) == y {
+                above.1.clone()
+            } else {
+                0..0
+            };
+            runs.link(linked, first..runs.len());
+            *above = (y, first..runs.len());
+        }
+    }
+
+    /// Emits the runs of row `y` from the hot masks of its hot strips (`mask(j)` for hot strip
+    /// `j`), left to right, splitting them where a span begins.
+    #[inline(always)]
+    fn row_runs(
+        &self,
+        pattern: &Pattern,
+        hot_strips: &[u32],
+        mask: impl Fn(usize) -> u64,
+        y: usize,
+        runs: &mut Runs,
+        regions: &mut [RegionStats],
+    ) {
+        let row = &self.pixels[y * self.w..(y + 1) * self.w];
+        let spans = &pattern.spans[..];
+        let mut span_index = 0;
+        let mut emit = |x0: usize, x1: usize| {
+            while spans[span_index].x1 as usize <= x0 {
+                span_index += 1;
+            }
+            let region = spans[span_index].region;
+            let stats = self.v.run_stats(&row[x0..x1]);
+            regions[region as usize].hot_px += (x1 - x0) as u32;
+            runs.push(Run {
+                y: y as u32,
+                x0: x0 as u32,
+                x1: x1 as u32,
+                region,
+                max_raw: stats.max,
+                max_x: (x0 + stats.max_at) as u32,
+                sum_raw: stats.sum,
+            });
+        };
+        // A run still open at the end of the last strip read, and where that strip ended.
+        let mut open: Option<usize> = None;
+        let mut read_to = 0;
+        for (j, &strip) in hot_strips.iter().enumerate() {
+            let x = strip as usize * STRIP;
+            let mut hot = mask(j);
+            // A run breaks where a pixel is not hot or a new span (region) begins.
+            let breaks = !hot | pattern.span_starts[strip as usize];
+            if let Some(x0) = open.take() {
+                if read_to == x && breaks & 1 == 0 {
+                    let end = (breaks & !1).trailing_zeros() as usize;
+                    if end == STRIP {
+                        open = Some(x0);
+                        read_to = x + STRIP;
+                        continue;
+                    }
+                    emit(x0, x + end);
+                    hot &= u64::MAX << end;
+                } else {
+                    emit(x0, read_to);
+                }
+            }
+            while hot != 0 {
+                let start = hot.trailing_zeros() as usize;
+                // Breaks after `start`; 2 << 63 wraps to 0, so the mask covers all bits then.
+                let after = breaks & !(2u64 << start).wrapping_sub(1);
+                let end = after.trailing_zeros() as usize;
+                if end == STRIP {
+                    open = Some(x + start);
+                    break;
+                }
+                emit(x + start, x + end);
+                hot &= u64::MAX << end;
+            }
+            read_to = x + STRIP;
+        }
+        if let Some(x0) = open {
+            // Bits past the row's end are never hot, so an open run ends at a strip's end.
+            emit(x0, read_to.min(self.w));
+        }
+    }
 }

@@ -19,28 +19,67 @@ pub(super) struct RunStats {
 }
 
 /// The operations the kernel is generic over; every implementation gives the same results.
+///
+/// A strip read covers `vectors` (1 to 4) vectors of `LANES` pixels from `off + r·stride` for
+/// each row `r < rows`; the reads must lie inside `px` (they panic otherwise). Lanes past the
+/// `vectors` read count as 0.
 pub(super) trait Vector: Copy {
-    /// Folds `rows` rows of a strip into `acc` lane by lane:
-    /// `acc[i] = max(acc[i], px[off + r·stride + i])` for `r < rows` and `i < LANES·vectors`.
-    /// `vectors` is 1 to 4. Panics if a read would leave `px`.
-    fn fold_max(
+    /// Folds the rows of a strip into their column maxima, adds those into `column_max`
+    /// (`column_max[i] = max(column_max[i], max_r px[off + r·stride + i])`) and returns the
+    /// hot mask of the maxima: bit `i` set when the maximum of column `i` is
+    /// `>= thresholds[i]`, that is when some row has a hot pixel there.
+    fn fold_strip(
         self,
-        px: &[u16],
-        off: usize,
-        stride: usize,
-        rows: usize,
-        vectors: usize,
-        acc: &mut [u16; STRIP],
-    );
+        strip: StripRead<'_>,
+        thresholds: &[u16; STRIP],
+        column_max: &mut [u16; STRIP],
+    ) -> u64;
 
-    /// Bit `i` is set when `px[i] >= thresholds[i]`.
-    fn hot_bits(self, px: &[u16; STRIP], thresholds: &[u16; STRIP]) -> u64;
+    /// The hot mask of each row of a strip: `masks[r]` bit `i` set when
+    /// `px[off + r·stride + i] >= thresholds[i]`.
+    fn hot_rows(self, strip: StripRead<'_>, thresholds: &[u16; STRIP], masks: &mut [u64]);
 
     /// Maximum of `px[start..end]`, 0 when empty.
     fn max_of(self, px: &[u16], start: usize, end: usize) -> u16;
 
     /// Statistics of a run; `px` is not empty.
     fn run_stats(self, px: &[u16]) -> RunStats;
+}
+
+/// Where to read a strip: `vectors` (1 to 4) vectors of [`LANES`] pixels from
+/// `off + r·stride` for each row `r < rows`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct StripRead<'a> {
+    pub px: &'a [u16],
+    pub off: usize,
+    pub stride: usize,
+    pub rows: usize,
+    pub vectors: usize,
+}
+
+impl StripRead<'_> {
+    /// Panics unless every read lies inside `px` and `vectors` is 1 to 4.
+    #[inline(always)]
+    fn check(&self) {
+        assert!(
+            (1..=STRIP / LANES).contains(&self.vectors),
+            "1 to 4 vectors"
+        );
+        if let Some(last_row) = self.rows.checked_sub(1) {
+            // Saturating, so an overflow fails the assert too.
+            let end = last_row
+                .saturating_mul(self.stride)
+                .saturating_add(self.off)
+                .saturating_add(self.vectors * LANES);
+            assert!(end <= self.px.len(), "strip read out of bounds");
+        }
+    }
+
+    /// Pixels read from row `r`.
+    #[inline(always)]
+    fn row(&self, r: usize) -> &[u16] {
+        &self.px[self.off + r * self.stride..][..self.vectors * LANES]
+    }
 }
 
 /// Plain Rust; the compiler vectorises it for the build target (SSE2 on x86_64, NEON on
@@ -50,32 +89,33 @@ pub(super) struct Portable;
 
 impl Vector for Portable {
     #[inline(always)]
-    fn fold_max(
+    fn fold_strip(
         self,
-        px: &[u16],
-        off: usize,
-        stride: usize,
-        rows: usize,
-        vectors: usize,
-        acc: &mut [u16; STRIP],
-    ) {
-        // One constant width per call site so the inner loop is fully unrolled.
-        match vectors {
-            1 => fold_max_portable::<LANES>(px, off, stride, rows, acc),
-            2 => fold_max_portable::<{ 2 * LANES }>(px, off, stride, rows, acc),
-            3 => fold_max_portable::<{ 3 * LANES }>(px, off, stride, rows, acc),
-            4 => fold_max_portable::<STRIP>(px, off, stride, rows, acc),
-            _ => panic!("a strip has 1 to 4 vectors, not {vectors}"),
+        strip: StripRead<'_>,
+        thresholds: &[u16; STRIP],
+        column_max: &mut [u16; STRIP],
+    ) -> u64 {
+        strip.check();
+        let mut max = [0u16; STRIP];
+        for r in 0..strip.rows {
+            for (m, &p) in max.iter_mut().zip(strip.row(r)) {
+                *m = (*m).max(p);
+            }
         }
+        for (c, &m) in column_max.iter_mut().zip(&max) {
+            *c = (*c).max(m);
+        }
+        hot_mask(&max, thresholds)
     }
 
     #[inline(always)]
-    fn hot_bits(self, px: &[u16; STRIP], thresholds: &[u16; STRIP]) -> u64 {
-        let mut bits = 0;
-        for (i, (&p, &t)) in px.iter().zip(thresholds).enumerate() {
-            bits |= u64::from(p >= t) << i;
+    fn hot_rows(self, strip: StripRead<'_>, thresholds: &[u16; STRIP], masks: &mut [u64]) {
+        strip.check();
+        for (r, mask) in masks[..strip.rows].iter_mut().enumerate() {
+            let mut px = [0u16; STRIP];
+            px[..strip.vectors * LANES].copy_from_slice(strip.row(r));
+            *mask = hot_mask(&px, thresholds);
         }
-        bits
     }
 
     #[inline(always)]
@@ -99,21 +139,14 @@ impl Vector for Portable {
     }
 }
 
+/// Bit `i` set when `px[i] >= thresholds[i]`.
 #[inline(always)]
-fn fold_max_portable<const N: usize>(
-    px: &[u16],
-    off: usize,
-    stride: usize,
-    rows: usize,
-    acc: &mut [u16; STRIP],
-) {
-    let acc: &mut [u16; N] = (&mut acc[..N]).try_into().expect("N <= STRIP");
-    for r in 0..rows {
-        let row: &[u16; N] = px[off + r * stride..][..N].try_into().expect("N pixels");
-        for (a, &p) in acc.iter_mut().zip(row) {
-            *a = (*a).max(p);
-        }
+fn hot_mask(px: &[u16; STRIP], thresholds: &[u16; STRIP]) -> u64 {
+    let mut mask = 0;
+    for (i, (&p, &t)) in px.iter().zip(thresholds).enumerate() {
+        mask |= u64::from(p >= t) << i;
     }
+    mask
 }
 
 /// Sum of `u16` values, vectorised: `u32` partial sums of at most 65 536 values cannot
@@ -148,7 +181,7 @@ pub(super) use avx2::Avx2;
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{LANES, RunStats, STRIP, Vector, run_stats_scalar};
+    use super::{LANES, RunStats, STRIP, StripRead, Vector, run_stats_scalar};
     use std::arch::x86_64::*;
 
     /// Proof that this CPU runs AVX2: only [`Avx2::detect`] makes one.
@@ -165,21 +198,36 @@ mod avx2 {
     // SAFETY (every call below): an `Avx2` value exists, so the CPU has AVX2.
     impl Vector for Avx2 {
         #[inline(always)]
-        fn fold_max(
+        fn fold_strip(
             self,
-            px: &[u16],
-            off: usize,
-            stride: usize,
-            rows: usize,
-            vectors: usize,
-            acc: &mut [u16; STRIP],
-        ) {
-            unsafe { fold_max(px, off, stride, rows, vectors, acc) }
+            strip: StripRead<'_>,
+            thresholds: &[u16; STRIP],
+            column_max: &mut [u16; STRIP],
+        ) -> u64 {
+            strip.check();
+            // One constant vector count per instance so the row loop is fully unrolled.
+            unsafe {
+                match strip.vectors {
+                    1 => fold_strip::<1>(strip, thresholds, column_max),
+                    2 => fold_strip::<2>(strip, thresholds, column_max),
+                    3 => fold_strip::<3>(strip, thresholds, column_max),
+                    _ => fold_strip::<4>(strip, thresholds, column_max),
+                }
+            }
         }
 
         #[inline(always)]
-        fn hot_bits(self, px: &[u16; STRIP], thresholds: &[u16; STRIP]) -> u64 {
-            unsafe { hot_bits(px, thresholds) }
+        fn hot_rows(self, strip: StripRead<'_>, thresholds: &[u16; STRIP], masks: &mut [u64]) {
+            strip.check();
+            let masks = &mut masks[..strip.rows];
+            unsafe {
+                match strip.vectors {
+                    1 => hot_rows::<1>(strip, thresholds, masks),
+                    2 => hot_rows::<2>(strip, thresholds, masks),
+                    3 => hot_rows::<3>(strip, thresholds, masks),
+                    _ => hot_rows::<4>(strip, thresholds, masks),
+                }
+            }
         }
 
         #[inline(always)]
@@ -203,6 +251,21 @@ mod avx2 {
         debug_assert!(at + LANES <= px.len());
         // SAFETY: the caller keeps the 16 lanes inside `px`; loadu has no alignment needs.
         unsafe { _mm256_loadu_si256(px.as_ptr().add(at).cast()) }
+    }
+
+    /// Loads `N` vectors from `p`.
+    ///
+    /// # Safety
+    /// `N·LANES` values from `p` are readable.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn load_n<const N: usize>(p: *const u16) -> [__m256i; N] {
+        let mut v = [_mm256_setzero_si256(); N];
+        for (i, v) in v.iter_mut().enumerate() {
+            // SAFETY: inside the N·LANES values the caller vouches for.
+            *v = unsafe { _mm256_loadu_si256(p.add(i * LANES).cast()) };
+        }
+        v
     }
 
     /// All ones in lanes `0..n`, zero above.
@@ -229,6 +292,17 @@ mod avx2 {
         _mm256_movemask_epi8(bytes) as u32
     }
 
+    /// The hot mask of `N` vectors against their thresholds (bits past `N·LANES` are 0).
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn hot_mask<const N: usize>(v: &[__m256i; N], thresholds: &[__m256i; N]) -> u64 {
+        let mut hot = [_mm256_setzero_si256(); 4];
+        for i in 0..N {
+            hot[i] = at_least(v[i], thresholds[i]);
+        }
+        u64::from(lane_bits(hot[0], hot[1])) | u64::from(lane_bits(hot[2], hot[3])) << 32
+    }
+
     /// Largest lane.
     #[target_feature(enable = "avx2")]
     #[inline]
@@ -239,14 +313,14 @@ mod avx2 {
         !(_mm_cvtsi128_si32(_mm_minpos_epu16(inverted)) as u16)
     }
 
-    /// Sum of the eight `u32` lanes.
+    /// Sum of the eight `u32` lanes, which must not exceed `u32::MAX` together.
     #[target_feature(enable = "avx2")]
     #[inline]
     fn horizontal_sum(v: __m256i) -> u64 {
-        let mut lanes = [0u32; 8];
-        // SAFETY: `lanes` is 32 bytes; storeu has no alignment needs.
-        unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), v) };
-        lanes.iter().map(|&l| u64::from(l)).sum()
+        let s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
+        let s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+        let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01>(s));
+        u64::from(_mm_cvtsi128_si32(s) as u32)
     }
 
     /// The 16 lanes widened to `u32` and added pairwise into 8 lanes.
@@ -260,81 +334,59 @@ mod avx2 {
         )
     }
 
+    /// # Safety
+    /// `strip.check()` passed and `strip.vectors == N`.
     #[target_feature(enable = "avx2")]
     #[inline]
-    fn fold_max(
-        px: &[u16],
-        off: usize,
-        stride: usize,
-        rows: usize,
-        vectors: usize,
-        acc: &mut [u16; STRIP],
-    ) {
-        if rows == 0 {
-            return;
-        }
-        // Saturating, so an overflow fails the assert; closures here would not inline.
-        let end = (rows - 1)
-            .saturating_mul(stride)
-            .saturating_add(off)
-            .saturating_add(vectors * LANES);
-        assert!(
-            (1..=4).contains(&vectors) && end <= px.len(),
-            "strip read out of bounds"
-        );
-        // SAFETY: the assert bounds every row's read.
-        unsafe {
-            match vectors {
-                1 => fold_max_n::<1>(px, off, stride, rows, acc),
-                2 => fold_max_n::<2>(px, off, stride, rows, acc),
-                3 => fold_max_n::<3>(px, off, stride, rows, acc),
-                _ => fold_max_n::<4>(px, off, stride, rows, acc),
+    unsafe fn fold_strip<const N: usize>(
+        strip: StripRead<'_>,
+        thresholds: &[u16; STRIP],
+        column_max: &mut [u16; STRIP],
+    ) -> u64 {
+        let mut max = [_mm256_setzero_si256(); N];
+        // Raw pointers: the check bounds every row, so no bounds check per row.
+        let mut p = strip.px.as_ptr().wrapping_add(strip.off);
+        for _ in 0..strip.rows {
+            // SAFETY: row r reads N·LANES values at off + r·stride, inside px.
+            let v = unsafe { load_n::<N>(p) };
+            for i in 0..N {
+                max[i] = _mm256_max_epu16(max[i], v[i]);
             }
+            p = p.wrapping_add(strip.stride);
         }
+        // SAFETY: N <= 4 vectors of 64-lane arrays.
+        let (t, old) = unsafe {
+            (
+                load_n::<N>(thresholds.as_ptr()),
+                load_n::<N>(column_max.as_ptr()),
+            )
+        };
+        for i in 0..N {
+            let merged = _mm256_max_epu16(old[i], max[i]);
+            // SAFETY: as above.
+            unsafe { _mm256_storeu_si256(column_max.as_mut_ptr().add(i * LANES).cast(), merged) };
+        }
+        hot_mask(&max, &t)
     }
 
     /// # Safety
-    /// `off + (rows - 1)·stride + N·LANES <= px.len()`.
+    /// `strip.check()` passed, `strip.vectors == N` and `masks.len() == strip.rows`.
     #[target_feature(enable = "avx2")]
     #[inline]
-    unsafe fn fold_max_n<const N: usize>(
-        px: &[u16],
-        off: usize,
-        stride: usize,
-        rows: usize,
-        acc: &mut [u16; STRIP],
+    unsafe fn hot_rows<const N: usize>(
+        strip: StripRead<'_>,
+        thresholds: &[u16; STRIP],
+        masks: &mut [u64],
     ) {
-        let mut m = [_mm256_setzero_si256(); N];
-        for (i, m) in m.iter_mut().enumerate() {
-            // SAFETY: N <= 4, so the lanes lie inside `acc`.
-            *m = unsafe { load(acc, i * LANES) };
+        // SAFETY: N <= 4 vectors of a 64-lane array.
+        let t = unsafe { load_n::<N>(thresholds.as_ptr()) };
+        let mut p = strip.px.as_ptr().wrapping_add(strip.off);
+        for mask in masks {
+            // SAFETY: as in fold_strip.
+            let v = unsafe { load_n::<N>(p) };
+            *mask = hot_mask(&v, &t);
+            p = p.wrapping_add(strip.stride);
         }
-        let mut p = px.as_ptr().wrapping_add(off);
-        for _ in 0..rows {
-            for (i, m) in m.iter_mut().enumerate() {
-                // SAFETY: the caller bounds the rows; raw pointers skip a bounds check per row.
-                let v = unsafe { _mm256_loadu_si256(p.add(i * LANES).cast()) };
-                *m = _mm256_max_epu16(*m, v);
-            }
-            p = p.wrapping_add(stride);
-        }
-        for (i, m) in m.iter().enumerate() {
-            // SAFETY: as for the loads from `acc`.
-            unsafe { _mm256_storeu_si256(acc.as_mut_ptr().add(i * LANES).cast(), *m) };
-        }
-    }
-
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    fn hot_bits(px: &[u16; STRIP], thresholds: &[u16; STRIP]) -> u64 {
-        let mut hot = [_mm256_setzero_si256(); 4];
-        for (i, h) in hot.iter_mut().enumerate() {
-            // SAFETY: lanes 0..64 of two 64-lane arrays.
-            *h = unsafe { at_least(load(px, i * LANES), load(thresholds, i * LANES)) };
-        }
-        let low = lane_bits(hot[0], hot[1]);
-        let high = lane_bits(hot[2], hot[3]);
-        u64::from(low) | u64::from(high) << 32
     }
 
     #[target_feature(enable = "avx2")]

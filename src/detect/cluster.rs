@@ -166,7 +166,6 @@ struct Run {
     x1: u32,
     region: u8,
     max_raw: u16,
-    max_x: u32,
     sum_raw: u64,
 }
 
@@ -363,7 +362,10 @@ pub struct Detector {
     runs: Runs,
     patterns: Patterns,
     scratch: Scratch,
+    /// Per run: its hotspot.
     component: Vec<u32>,
+    /// Per hotspot: the first run that holds its maximum.
+    max_run: Vec<u32>,
     hotspots: Vec<Hotspot>,
     regions: Vec<RegionStats>,
 }
@@ -391,6 +393,7 @@ impl Detector {
             patterns: Patterns::default(),
             scratch: Scratch::default(),
             component: Vec::new(),
+            max_run: Vec::new(),
             hotspots: Vec::new(),
             regions: Vec::new(),
         }
@@ -417,7 +420,6 @@ impl Detector {
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2(avx2) => unsafe { self.scan_avx2(avx2, pixels, layout, thresholds) },
         }
-        self.collect();
         Detection {
             hotspots: &self.hotspots,
             regions: &self.regions,
@@ -488,12 +490,15 @@ impl Detector {
             y = end;
             index += 1;
         }
+        self.collect(v, pixels, w);
     }
 
     /// Turns runs into hotspots, in scan order of their first run.
-    fn collect(&mut self) {
+    #[inline(always)]
+    fn collect<V: Vector>(&mut self, v: V, pixels: &[u16], w: usize) {
         self.hotspots.clear();
         self.component.clear();
+        self.max_run.clear();
         for i in 0..self.runs.len() {
             let root = self.runs.find(i);
             let run = self.runs.runs[i];
@@ -501,14 +506,15 @@ impl Detector {
                 self.hotspots.push(Hotspot {
                     area_px: 0,
                     bbox: [run.x0, run.y, run.x1 - 1, run.y],
-                    max_raw: 0,
-                    max_x: run.max_x,
+                    max_raw: run.max_raw,
+                    max_x: 0,
                     max_y: run.y,
                     sum_raw: 0,
                     sum_x: 0,
                     sum_y: 0,
                     regions: 0,
                 });
+                self.max_run.push(i as u32);
                 self.hotspots.len() - 1
             } else {
                 self.component[root] as usize
@@ -522,13 +528,20 @@ impl Detector {
             h.bbox[3] = h.bbox[3].max(run.y);
             if run.max_raw > h.max_raw {
                 h.max_raw = run.max_raw;
-                h.max_x = run.max_x;
-                h.max_y = run.y;
+                self.max_run[c] = i as u32;
             }
             h.sum_raw += run.sum_raw;
             h.sum_x += n * (run.x0 as u64 + run.x1 as u64 - 1) / 2;
             h.sum_y += n * run.y as u64;
             h.regions |= 1u64 << run.region;
+        }
+        // The first hottest pixel is in the first run that reaches the maximum; only that
+        // run is searched for it.
+        for (h, &i) in self.hotspots.iter_mut().zip(&self.max_run) {
+            let run = self.runs.runs[i as usize];
+            let row = &pixels[run.y as usize * w..][run.x0 as usize..run.x1 as usize];
+            h.max_x = run.x0 + v.first_equal(row, h.max_raw) as u32;
+            h.max_y = run.y;
         }
     }
 }
@@ -696,7 +709,7 @@ impl<V: Vector> Frame<'_, V> {
                 span_index += 1;
             }
             let region = spans[span_index].region;
-            let stats = self.v.run_stats(&row[x0..x1]);
+            let stats = self.v.max_sum(row, x0, x1);
             regions[region as usize].hot_px += (x1 - x0) as u32;
             runs.push(Run {
                 y: y as u32,
@@ -704,7 +717,6 @@ impl<V: Vector> Frame<'_, V> {
                 x1: x1 as u32,
                 region,
                 max_raw: stats.max,
-                max_x: (x0 + stats.max_at) as u32,
                 sum_raw: stats.sum,
             });
         };

@@ -493,19 +493,22 @@ proptest! {
     }
 
     #[test]
-    fn run_stats_agree_between_instruction_sets(
-        px in prop::collection::vec(prop_oneof![any::<u16>(), 65_530u16..=65_535, 0u16..3], 1..300)
+    fn run_maxima_sums_and_first_maxima_agree_between_instruction_sets(
+        row in prop::collection::vec(prop_oneof![any::<u16>(), 65_530u16..=65_535, 0u16..3], 1..300),
+        ends in (any::<prop::sample::Index>(), any::<prop::sample::Index>()),
     ) {
-        let max = *px.iter().max().unwrap();
-        let want = vector::RunStats {
-            max,
-            max_at: px.iter().position(|&p| p == max).unwrap(),
-            sum: px.iter().map(|&p| u64::from(p)).sum(),
-        };
-        prop_assert_eq!(Portable.run_stats(&px), want);
+        let (a, b) = (ends.0.index(row.len()), ends.1.index(row.len()));
+        let (start, end) = (a.min(b), a.max(b) + 1);
+        let run = &row[start..end];
+        let max = *run.iter().max().unwrap();
+        let want = vector::MaxSum { max, sum: run.iter().map(|&p| u64::from(p)).sum() };
+        let first = run.iter().position(|&p| p == max).unwrap();
+        prop_assert_eq!(Portable.max_sum(&row, start, end), want);
+        prop_assert_eq!(Portable.first_equal(run, max), first);
         #[cfg(target_arch = "x86_64")]
         if let Some(avx2) = Avx2::detect() {
-            prop_assert_eq!(avx2.run_stats(&px), want);
+            prop_assert_eq!(avx2.max_sum(&row, start, end), want);
+            prop_assert_eq!(avx2.first_equal(run, max), first);
         }
     }
 }

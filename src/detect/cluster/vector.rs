@@ -10,11 +10,10 @@ pub(super) const STRIP: usize = 64;
 /// `u16` lanes per vector.
 pub(super) const LANES: usize = 16;
 
-/// Maximum, position of the first maximum, and sum of a run of pixels.
+/// Maximum and sum of a run of pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct RunStats {
+pub(super) struct MaxSum {
     pub max: u16,
-    pub max_at: usize,
     pub sum: u64,
 }
 
@@ -42,8 +41,12 @@ pub(super) trait Vector: Copy {
     /// Maximum of `px[start..end]`, 0 when empty.
     fn max_of(self, px: &[u16], start: usize, end: usize) -> u16;
 
-    /// Statistics of a run; `px` is not empty.
-    fn run_stats(self, px: &[u16]) -> RunStats;
+    /// Maximum and sum of `row[start..end]`, a non-empty run (the row is passed whole so
+    /// short runs can be read as one vector).
+    fn max_sum(self, row: &[u16], start: usize, end: usize) -> MaxSum;
+
+    /// Index of the first value in `px` equal to `value`, which `px` holds.
+    fn first_equal(self, px: &[u16], value: u16) -> usize;
 }
 
 /// Where to read a strip: `vectors` (1 to 4) vectors of [`LANES`] pixels from
@@ -124,18 +127,17 @@ impl Vector for Portable {
     }
 
     #[inline(always)]
-    fn run_stats(self, px: &[u16]) -> RunStats {
-        if px.len() < LANES {
-            return run_stats_scalar(px);
-        }
-        // Three simple passes the compiler vectorises beat one branchy pass.
-        let max = px.iter().copied().max().unwrap_or(0);
-        let max_at = px.iter().position(|&p| p == max).unwrap_or(0);
-        RunStats {
-            max,
-            max_at,
+    fn max_sum(self, row: &[u16], start: usize, end: usize) -> MaxSum {
+        let px = &row[start..end];
+        MaxSum {
+            max: px.iter().copied().max().unwrap_or(0),
             sum: sum_u16(px),
         }
+    }
+
+    #[inline(always)]
+    fn first_equal(self, px: &[u16], value: u16) -> usize {
+        px.iter().position(|&p| p == value).expect("value in px")
     }
 }
 
@@ -158,30 +160,12 @@ pub(super) fn sum_u16(px: &[u16]) -> u64 {
         .sum()
 }
 
-/// One pass for short runs, where vector set-up would cost more than it saves.
-#[inline(always)]
-fn run_stats_scalar(px: &[u16]) -> RunStats {
-    let mut stats = RunStats {
-        max: px[0],
-        max_at: 0,
-        sum: 0,
-    };
-    for (i, &p) in px.iter().enumerate() {
-        if p > stats.max {
-            stats.max = p;
-            stats.max_at = i;
-        }
-        stats.sum += u64::from(p);
-    }
-    stats
-}
-
 #[cfg(target_arch = "x86_64")]
 pub(super) use avx2::Avx2;
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{LANES, RunStats, STRIP, StripRead, Vector, run_stats_scalar};
+    use super::{LANES, MaxSum, STRIP, StripRead, Vector};
     use std::arch::x86_64::*;
 
     /// Proof that this CPU runs AVX2: only [`Avx2::detect`] makes one.
@@ -236,8 +220,13 @@ mod avx2 {
         }
 
         #[inline(always)]
-        fn run_stats(self, px: &[u16]) -> RunStats {
-            unsafe { run_stats(px) }
+        fn max_sum(self, row: &[u16], start: usize, end: usize) -> MaxSum {
+            unsafe { max_sum(row, start, end) }
+        }
+
+        #[inline(always)]
+        fn first_equal(self, px: &[u16], value: u16) -> usize {
+            unsafe { first_equal(px, value) }
         }
     }
 
@@ -419,20 +408,38 @@ mod avx2 {
 
     #[target_feature(enable = "avx2")]
     #[inline]
-    fn run_stats(px: &[u16]) -> RunStats {
-        let n = px.len();
+    fn max_sum(row: &[u16], start: usize, end: usize) -> MaxSum {
+        assert!(start < end && end <= row.len(), "run out of bounds");
+        let n = end - start;
+        if n <= LANES && row.len() >= LANES {
+            // One vector holding the run, moved left at the row's end; no loop, no branch.
+            let at = start.min(row.len() - LANES);
+            let lead = start - at;
+            let lanes = _mm256_andnot_si256(first_lanes(lead), first_lanes(lead + n));
+            // SAFETY: at + LANES <= row.len().
+            let v = _mm256_and_si256(unsafe { load(row, at) }, lanes);
+            return MaxSum {
+                max: horizontal_max(v),
+                sum: horizontal_sum(widen_pairs(v)),
+            };
+        }
         if n < LANES {
-            return run_stats_scalar(px);
+            // A row narrower than a vector.
+            let px = &row[start..end];
+            return MaxSum {
+                max: px.iter().copied().max().unwrap_or(0),
+                sum: px.iter().map(|&p| u64::from(p)).sum(),
+            };
         }
         // u32 lanes take two values per vector: flushing every 4096 vectors keeps each lane
         // below 8192 × 65 535 and their total below 2³².
         const FLUSH_EVERY: usize = 4096;
         let (mut max, mut lane_sums, mut sum) = (_mm256_setzero_si256(), _mm256_setzero_si256(), 0);
-        let mut at = 0;
+        let mut at = start;
         let mut since_flush = 0;
-        while at + LANES <= n {
-            // SAFETY: at + LANES <= n.
-            let v = unsafe { load(px, at) };
+        while at + LANES <= end {
+            // SAFETY: at + LANES <= end <= row.len().
+            let v = unsafe { load(row, at) };
             max = _mm256_max_epu16(max, v);
             lane_sums = _mm256_add_epi32(lane_sums, widen_pairs(v));
             at += LANES;
@@ -443,28 +450,28 @@ mod avx2 {
                 since_flush = 0;
             }
         }
-        let tail = n - at;
+        let tail = end - at;
         if tail > 0 {
-            // SAFETY: n >= LANES. Only the last `tail` lanes are new to the sum.
-            let v = unsafe { load(px, n - LANES) };
+            // SAFETY: n > LANES. The last vector overlaps; only its last `tail` lanes are new.
+            let v = unsafe { load(row, end - LANES) };
             max = _mm256_max_epu16(max, v);
             let fresh = _mm256_andnot_si256(first_lanes(LANES - tail), v);
             lane_sums = _mm256_add_epi32(lane_sums, widen_pairs(fresh));
         }
-        sum += horizontal_sum(lane_sums);
-        let max = horizontal_max(max);
-        RunStats {
-            max,
-            max_at: first_equal(px, max),
-            sum,
+        MaxSum {
+            max: horizontal_max(max),
+            sum: sum + horizontal_sum(lane_sums),
         }
     }
 
-    /// Index of the first lane equal to `value`, which `px` (at least 16 long) holds.
+    /// Index of the first value in `px` equal to `value`, which `px` holds.
     #[target_feature(enable = "avx2")]
     #[inline]
     fn first_equal(px: &[u16], value: u16) -> usize {
         let n = px.len();
+        if n < LANES {
+            return px.iter().position(|&p| p == value).expect("value in px");
+        }
         let target = _mm256_set1_epi16(value as i16);
         let mut at = 0;
         loop {
@@ -476,7 +483,7 @@ mod avx2 {
             if mask != 0 {
                 return from + mask.trailing_zeros() as usize / 2;
             }
-            assert!(from + LANES < n, "value not in run");
+            assert!(from + LANES < n, "value in px");
             at += LANES;
         }
     }

@@ -406,22 +406,45 @@ mod avx2 {
         }
     }
 
+    /// [`max_sum`] of a run of at most `K·LANES` pixels in a row of at least `LANES`: vector
+    /// `k` takes columns `start + 16k ..` and reads them moved left at the row's end.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn short_max_sum<const K: usize>(row: &[u16], start: usize, end: usize) -> MaxSum {
+        let last = row.len() - LANES;
+        let (mut max, mut sum) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+        for k in 0..K {
+            let own = start + k * LANES;
+            let at = own.min(last);
+            let lanes = _mm256_andnot_si256(
+                first_lanes(own - at),
+                first_lanes((own + LANES).min(end).saturating_sub(at)),
+            );
+            // SAFETY: at <= row.len() - LANES.
+            let v = _mm256_and_si256(unsafe { load(row, at) }, lanes);
+            max = _mm256_max_epu16(max, v);
+            sum = _mm256_add_epi32(sum, widen_pairs(v));
+        }
+        MaxSum {
+            max: horizontal_max(max),
+            sum: horizontal_sum(sum),
+        }
+    }
+
     #[target_feature(enable = "avx2")]
     #[inline]
     fn max_sum(row: &[u16], start: usize, end: usize) -> MaxSum {
         assert!(start < end && end <= row.len(), "run out of bounds");
         let n = end - start;
-        if n <= LANES && row.len() >= LANES {
-            // One vector holding the run, moved left at the row's end; no loop, no branch.
-            let at = start.min(row.len() - LANES);
-            let lead = start - at;
-            let lanes = _mm256_andnot_si256(first_lanes(lead), first_lanes(lead + n));
-            // SAFETY: at + LANES <= row.len().
-            let v = _mm256_and_si256(unsafe { load(row, at) }, lanes);
-            return MaxSum {
-                max: horizontal_max(v),
-                sum: horizontal_sum(widen_pairs(v)),
-            };
+        if row.len() >= LANES {
+            // Runs of blobs are short: a fixed number of masked vectors, without a loop whose
+            // length the branch predictor would have to guess.
+            if n <= 2 * LANES {
+                return short_max_sum::<2>(row, start, end);
+            }
+            if n <= 4 * LANES {
+                return short_max_sum::<4>(row, start, end);
+            }
         }
         if n < LANES {
             // A row narrower than a vector.

@@ -526,10 +526,11 @@ impl Detector {
             h.bbox[0] = h.bbox[0].min(run.x0);
             h.bbox[2] = h.bbox[2].max(run.x1 - 1);
             h.bbox[3] = h.bbox[3].max(run.y);
-            if run.max_raw > h.max_raw {
-                h.max_raw = run.max_raw;
-                self.max_run[c] = i as u32;
-            }
+            // Branch-free: runs of different hotspots interleave, so a branch would miss.
+            let hotter = run.max_raw > h.max_raw;
+            h.max_raw = h.max_raw.max(run.max_raw);
+            let max_run = &mut self.max_run[c];
+            *max_run = if hotter { i as u32 } else { *max_run };
             h.sum_raw += run.sum_raw;
             h.sum_x += n * (run.x0 as u64 + run.x1 as u64 - 1) / 2;
             h.sum_y += n * run.y as u64;

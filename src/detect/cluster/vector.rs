@@ -435,16 +435,22 @@ mod avx2 {
     #[inline]
     fn max_sum(row: &[u16], start: usize, end: usize) -> MaxSum {
         assert!(start < end && end <= row.len(), "run out of bounds");
+        // Runs of blobs are short: a fixed number of masked vectors, without a loop whose
+        // length the branch predictor would have to guess, and small enough to inline.
+        if end - start <= 2 * LANES && row.len() >= LANES {
+            short_max_sum::<2>(row, start, end)
+        } else {
+            long_max_sum(row, start, end)
+        }
+    }
+
+    /// [`max_sum`] of runs too long for [`short_max_sum`] or rows narrower than a vector.
+    #[target_feature(enable = "avx2")]
+    #[inline(never)]
+    fn long_max_sum(row: &[u16], start: usize, end: usize) -> MaxSum {
         let n = end - start;
-        if row.len() >= LANES {
-            // Runs of blobs are short: a fixed number of masked vectors, without a loop whose
-            // length the branch predictor would have to guess.
-            if n <= 2 * LANES {
-                return short_max_sum::<2>(row, start, end);
-            }
-            if n <= 4 * LANES {
-                return short_max_sum::<4>(row, start, end);
-            }
+        if n <= 4 * LANES && row.len() >= LANES {
+            return short_max_sum::<4>(row, start, end);
         }
         if n < LANES {
             // A row narrower than a vector.

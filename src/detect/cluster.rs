@@ -355,7 +355,8 @@ fn set_bits(words: &mut [u64], start: usize, end: usize) {
     }
 }
 
-/// Reusable buffers for the kernel; after the first frames of a size no call allocates.
+/// Reusable buffers for the kernel. They grow to the largest frame, layout, run count and
+/// hotspot count seen so far; a call that needs no more than that allocates nothing.
 #[derive(Debug)]
 pub struct Detector {
     kernel: Kernel,
@@ -453,7 +454,11 @@ impl Detector {
             .resize(layout.regions(), RegionStats::default());
         self.patterns.start_frame(w, thresholds);
         let strips = w.div_ceil(STRIP);
-        self.scratch.column_max.resize(strips * STRIP + LANES, 0);
+        let scratch = &mut self.scratch;
+        scratch.column_max.resize(strips * STRIP + LANES, 0);
+        // Sized for the worst band up front, so no later frame of this size grows them.
+        scratch.hot_strips.reserve(strips);
+        scratch.masks.reserve(strips * BAND_ROWS);
         // The last row scanned in detail and its runs.
         let mut above: (usize, Range<usize>) = (usize::MAX, 0..0);
         let mut y = 0;

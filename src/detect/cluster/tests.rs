@@ -525,6 +525,14 @@ fn frame_of(rows: &[&str]) -> (Vec<u16>, u32, u32) {
 }
 
 #[test]
+fn gather_bits_maps_each_byte_to_its_bit() {
+    for bits in 0u64..256 {
+        let bytes = (0..8).fold(0u64, |b, i| b | (bits >> i & 1) << (8 * i));
+        assert_eq!(vector::gather_bits(bytes), bits);
+    }
+}
+
+#[test]
 fn runs_that_meet_at_a_region_boundary_are_joined() {
     let zone: &[[f64; 2]] = &[[3.0, 0.0], [6.0, 0.0], [6.0, 1.0], [3.0, 1.0]];
     let layout = Layout::new(8, 1, &[zone], &[]);

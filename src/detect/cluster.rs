@@ -12,13 +12,21 @@
 //!
 //! # How
 //!
-//! Rows whose spans repeat the row above form a band of at most [`BAND_ROWS`] rows. For each
-//! band the kernel first folds every 64-pixel strip into its column maxima (one load and one
-//! `max` per 16 pixels, the same work as a memory read), then compares those maxima with the
-//! per-pixel thresholds: a strip with no hot bit is done, and the spans' maxima come from the
-//! column maxima. Only hot strips are read again row by row, as 64-bit hot masks whose runs
-//! fall out of `trailing_zeros`. Runs carry their own statistics, so components are merged
-//! with union-find over runs, never pixels.
+//! Rows whose spans are the same form a *pattern*; for each pattern the per-column thresholds
+//! and the masks of unmasked columns and span starts are built once and kept across frames
+//! (a camera's layout and thresholds rarely change). A pattern's rows are scanned in bands of
+//! at most 16 rows, each band in strips of 64 columns:
+//!
+//! 1. *Fold*: each strip's rows are folded into their column maxima (one load and one `max`
+//!    per 16 pixels, no more work than reading the frame). The maxima against the thresholds
+//!    tell whether the strip has a hot pixel in the band; merged over the pattern they give
+//!    each span's maximum, hence the regions' maxima.
+//! 2. *Hot masks*: only strips with a hot pixel are read again, one 64-bit mask per row.
+//! 3. *Runs*: `trailing_zeros` on the masks yields the runs, split where a span begins; each
+//!    run gets its maximum and sum, and union-find joins it with the runs it touches on the
+//!    row above. Components are merged over runs, never pixels; no label image is written.
+//! 4. *Hotspots*: runs are summed into their components in scan order; only the first run
+//!    that reaches a component's maximum is searched for the first hottest pixel.
 //!
 //! The vector work has two implementations, chosen at run time ([`Isa`]): AVX2 intrinsics on
 //! x86_64 CPUs that have it, and portable Rust everywhere else. Both give identical results.
@@ -35,8 +43,8 @@ mod vector;
 #[cfg(test)]
 mod tests;
 
-/// Most rows scanned as one band: more rows amortise the per-band work, fewer rows mean less
-/// to re-read when a strip of the band is hot.
+/// Most rows in a band: more rows spread the per-band work thinner, fewer mean fewer rows
+/// read again when a strip of the band is hot.
 const BAND_ROWS: usize = 16;
 
 /// One connected component of hot pixels.

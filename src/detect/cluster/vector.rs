@@ -20,8 +20,8 @@ pub(super) struct MaxSum {
 /// The operations the kernel is generic over; every implementation gives the same results.
 ///
 /// A strip read covers `vectors` (1 to 4) vectors of `LANES` pixels from `off + r·stride` for
-/// each row `r < rows`; the reads must lie inside `px` (they panic otherwise). Lanes past the
-/// `vectors` read count as 0.
+/// each row `r < rows`; the reads must lie inside `px` (they panic otherwise). Mask bits of
+/// lanes past the `vectors` read are unspecified: callers clear them.
 pub(super) trait Vector: Copy {
     /// Folds the rows of a strip into their column maxima, adds those into `column_max`
     /// (`column_max[i] = max(column_max[i], max_r px[off + r·stride + i])`) and returns the

@@ -9,8 +9,43 @@
 //! (mean = sum ÷ count), sums of coordinates (centroid = sum ÷ count + 0.5) and the set of
 //! regions it touches. Per region: the maximum over all its unmasked pixels, hot or not, and
 //! the number of hot pixels.
+//!
+//! # How
+//!
+//! Rows whose spans are the same form a *pattern*; for each pattern the per-column thresholds
+//! and the masks of unmasked columns and span starts are built once and kept across frames
+//! (a camera's layout and thresholds rarely change). A pattern's rows are scanned in bands of
+//! at most 16 rows, each band in strips of 64 columns:
+//!
+//! 1. *Fold*: each strip's rows are folded into their column maxima (one load and one `max`
+//!    per 16 pixels, no more work than reading the frame). The maxima against the thresholds
+//!    tell whether the strip has a hot pixel in the band; merged over the pattern they give
+//!    each span's maximum, hence the regions' maxima.
+//! 2. *Hot masks*: only strips with a hot pixel are read again, one 64-bit mask per row.
+//! 3. *Runs*: `trailing_zeros` on the masks yields the runs, split where a span begins; each
+//!    run gets its maximum and sum, and union-find joins it with the runs it touches on the
+//!    row above. Components are merged over runs, never pixels; no label image is written.
+//! 4. *Hotspots*: runs are summed into their components in scan order; only the first run
+//!    that reaches a component's maximum is searched for the first hottest pixel.
+//!
+//! The vector work has two implementations, chosen at run time ([`Isa`]): AVX2 intrinsics on
+//! x86_64 CPUs that have it, and portable Rust everywhere else. Both give identical results.
 
-use super::{Layout, MASKED};
+use std::ops::Range;
+
+use super::{Layout, MASKED, Span};
+#[cfg(target_arch = "x86_64")]
+use vector::Avx2;
+use vector::{LANES, Portable, STRIP, StripRead, Vector};
+
+mod vector;
+
+#[cfg(test)]
+mod tests;
+
+/// Most rows in a band: more rows spread the per-band work thinner, fewer mean fewer rows
+/// read again when a strip of the band is hot.
+const BAND_ROWS: usize = 16;
 
 /// One connected component of hot pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +106,67 @@ pub struct Detection<'a> {
     pub regions: &'a [RegionStats],
 }
 
+/// The instruction set a [`Detector`] scans with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Isa {
+    /// Plain Rust the compiler vectorises for the build target; runs everywhere.
+    Portable,
+    /// 256-bit AVX2 intrinsics, on x86_64 CPUs that report AVX2 at run time.
+    Avx2,
+}
+
+impl Isa {
+    /// The fastest instruction set this CPU runs.
+    pub fn best() -> Isa {
+        if Isa::Avx2.is_supported() {
+            Isa::Avx2
+        } else {
+            Isa::Portable
+        }
+    }
+
+    /// Whether this CPU runs `self`.
+    pub fn is_supported(self) -> bool {
+        Kernel::new(self).is_some()
+    }
+
+    /// Every instruction set this CPU runs, portable first.
+    pub fn supported() -> impl Iterator<Item = Isa> {
+        [Isa::Portable, Isa::Avx2]
+            .into_iter()
+            .filter(|isa| isa.is_supported())
+    }
+}
+
+/// An [`Isa`] together with the proof that this CPU runs it.
+#[derive(Debug, Clone, Copy)]
+enum Kernel {
+    Portable,
+    #[cfg(target_arch = "x86_64")]
+    Avx2(Avx2),
+}
+
+impl Kernel {
+    fn new(isa: Isa) -> Option<Kernel> {
+        match isa {
+            Isa::Portable => Some(Kernel::Portable),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => Avx2::detect().map(Kernel::Avx2),
+            #[cfg(not(target_arch = "x86_64"))]
+            Isa::Avx2 => None,
+        }
+    }
+
+    fn isa(self) -> Isa {
+        match self {
+            Kernel::Portable => Isa::Portable,
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2(_) => Isa::Avx2,
+        }
+    }
+}
+
+/// A horizontal run of hot pixels `x0..x1` on row `y`, all in one region.
 #[derive(Debug, Clone, Copy)]
 struct Run {
     y: u32,
@@ -78,117 +174,27 @@ struct Run {
     x1: u32,
     region: u8,
     max_raw: u16,
-    max_x: u32,
     sum_raw: u64,
 }
 
-/// Reusable buffers for the kernel; after the first frames of a size no call allocates.
+/// Runs and their union-find forest; a root is always the first run of its component.
 #[derive(Debug, Default)]
-pub struct Detector {
+struct Runs {
     runs: Vec<Run>,
     parent: Vec<u32>,
-    component: Vec<u32>,
-    hotspots: Vec<Hotspot>,
-    regions: Vec<RegionStats>,
 }
 
-impl Detector {
-    /// A detector with empty buffers.
-    pub fn new() -> Detector {
-        Detector::default()
-    }
-
-    /// Runs the kernel on `pixels` (row-major, `layout.width() × layout.height()`), with
-    /// `thresholds[r]` the hot threshold of region `r`.
-    pub fn detect(&mut self, pixels: &[u16], layout: &Layout, thresholds: &[u16]) -> Detection<'_> {
-        let w = layout.width() as usize;
-        assert_eq!(pixels.len(), w * layout.height() as usize, "frame size");
-        assert_eq!(
-            thresholds.len(),
-            layout.regions(),
-            "one threshold per region"
-        );
+impl Runs {
+    fn clear(&mut self) {
         self.runs.clear();
         self.parent.clear();
-        self.regions.clear();
-        self.regions
-            .resize(layout.regions(), RegionStats::default());
-        let mut prev_row = 0..0;
-        for y in 0..layout.height() {
-            let row = &pixels[y as usize * w..(y as usize + 1) * w];
-            let row_first = self.runs.len();
-            for span in layout.row(y) {
-                if span.region == MASKED {
-                    continue;
-                }
-                let r = span.region as usize;
-                let t = thresholds[r];
-                let px = &row[span.x0 as usize..span.x1 as usize];
-                let span_max = px.iter().copied().max().unwrap_or(0);
-                let stats = &mut self.regions[r];
-                stats.max_raw = stats.max_raw.max(span_max);
-                let mut x = 0;
-                while x < px.len() {
-                    if px[x] < t {
-                        x += 1;
-                        continue;
-                    }
-                    let start = x;
-                    let (mut max_raw, mut max_x, mut sum) = (px[x], x, 0u64);
-                    while x < px.len() && px[x] >= t {
-                        if px[x] > max_raw {
-                            max_raw = px[x];
-                            max_x = x;
-                        }
-                        sum += px[x] as u64;
-                        x += 1;
-                    }
-                    self.regions[r].hot_px += (x - start) as u32;
-                    self.push_run(Run {
-                        y,
-                        x0: span.x0 + start as u32,
-                        x1: span.x0 + x as u32,
-                        region: span.region,
-                        max_raw,
-                        max_x: span.x0 + max_x as u32,
-                        sum_raw: sum,
-                    });
-                }
-            }
-            // Join with the previous row (8-connectivity) and with neighbours on this row.
-            let mut p = prev_row.start;
-            for i in row_first..self.runs.len() {
-                let run = self.runs[i];
-                if i > row_first && self.runs[i - 1].x1 == run.x0 {
-                    self.union(i - 1, i);
-                }
-                while p < prev_row.end && self.runs[p].x1 < run.x0 {
-                    p += 1;
-                }
-                let mut q = p;
-                while q < prev_row.end && self.runs[q].x0 <= run.x1 {
-                    self.union(q, i);
-                    q += 1;
-                }
-            }
-            prev_row = row_first..self.runs.len();
-        }
-        self.collect();
-        Detection {
-            hotspots: &self.hotspots,
-            regions: &self.regions,
-        }
     }
 
-    /// Every hot run of the last frame as `(y, x0, x1, hotspot index)`, `x1` exclusive.
-    pub fn runs(&self) -> impl Iterator<Item = (u32, u32, u32, usize)> + '_ {
-        self.runs
-            .iter()
-            .zip(&self.component)
-            .map(|(r, &c)| (r.y, r.x0, r.x1, c as usize))
+    fn len(&self) -> usize {
+        self.runs.len()
     }
 
-    fn push_run(&mut self, run: Run) {
+    fn push(&mut self, run: Run) {
         self.parent.push(self.runs.len() as u32);
         self.runs.push(run);
     }
@@ -212,24 +218,316 @@ impl Detector {
         }
     }
 
-    fn collect(&mut self) {
+    /// Joins the runs of one row (`row`) with each other where they meet at a region boundary
+    /// and with the runs of the row above (`above`, possibly empty) where they touch
+    /// (8-connectivity). Both ranges are in left-to-right order.
+    fn link(&mut self, above: Range<usize>, row: Range<usize>) {
+        let mut p = above.start;
+        for i in row.clone() {
+            let run = self.runs[i];
+            if i > row.start && self.runs[i - 1].x1 == run.x0 {
+                self.union(i - 1, i);
+            }
+            while p < above.end && self.runs[p].x1 < run.x0 {
+                p += 1;
+            }
+            let mut q = p;
+            while q < above.end && self.runs[q].x0 <= run.x1 {
+                self.union(q, i);
+                q += 1;
+            }
+        }
+    }
+}
+
+/// One row pattern (the spans shared by a run of rows) in the form the scan needs. Per-pixel
+/// buffers are padded to whole strips.
+#[derive(Debug, Default)]
+struct Pattern {
+    /// The spans this describes.
+    spans: Vec<Span>,
+    /// Hot threshold of each pixel's region (any value for masked pixels and padding).
+    thresholds: Vec<u16>,
+    /// Per strip: bit `i` set when pixel `64·strip + i` is in the frame and not masked.
+    unmasked: Vec<u64>,
+    /// Per strip: bit `i` set when a span starts at pixel `64·strip + i`.
+    span_starts: Vec<u64>,
+}
+
+impl Pattern {
+    /// Describes rows of `width` pixels made of `spans`, with `thresholds[r]` the threshold of
+    /// region `r`.
+    fn build(&mut self, width: usize, spans: &[Span], thresholds: &[u16]) {
+        let strips = width.div_ceil(STRIP);
+        self.spans.clear();
+        self.spans.extend_from_slice(spans);
+        self.thresholds.resize(strips * STRIP, 0);
+        self.unmasked.clear();
+        self.unmasked.resize(strips, 0);
+        self.span_starts.clear();
+        self.span_starts.resize(strips, 0);
+        for span in spans {
+            let (x0, x1) = (span.x0 as usize, span.x1 as usize);
+            self.span_starts[x0 / STRIP] |= 1 << (x0 % STRIP);
+            if span.region != MASKED {
+                self.thresholds[x0..x1].fill(thresholds[span.region as usize]);
+                set_bits(&mut self.unmasked, x0, x1);
+            }
+        }
+    }
+
+    fn strip_thresholds(&self, strip: usize) -> &[u16; STRIP] {
+        self.thresholds[strip * STRIP..][..STRIP]
+            .try_into()
+            .expect("whole strips")
+    }
+}
+
+/// The row patterns of the last frames, in the order they appear down the frame. A camera's
+/// layout and thresholds rarely change, so patterns are built once and then only checked.
+#[derive(Debug, Default)]
+struct Patterns {
+    /// Frame width and per-region thresholds the patterns were built for.
+    width: usize,
+    thresholds: Vec<u16>,
+    patterns: Vec<Pattern>,
+}
+
+impl Patterns {
+    /// Forgets every pattern unless they were built for `width` and `thresholds`.
+    fn start_frame(&mut self, width: usize, thresholds: &[u16]) {
+        if self.width != width || self.thresholds != thresholds {
+            self.width = width;
+            self.thresholds.clear();
+            self.thresholds.extend_from_slice(thresholds);
+            for p in &mut self.patterns {
+                p.spans.clear();
+            }
+        }
+    }
+
+    /// Pattern `index` of the frame, made to describe `spans`.
+    #[inline(always)]
+    fn get(&mut self, index: usize, spans: &[Span]) -> &Pattern {
+        if index == self.patterns.len() {
+            self.patterns.push(Pattern::default());
+        }
+        let p = &mut self.patterns[index];
+        if p.spans != spans {
+            p.build(self.width, spans, &self.thresholds);
+        }
+        p
+    }
+}
+
+/// Per-frame scratch buffers.
+#[derive(Debug, Default)]
+struct Scratch {
+    /// Per pixel: the maximum over the current pattern's rows so far, strip-padded plus
+    /// `LANES` for vector reads at the end.
+    column_max: Vec<u16>,
+    /// Strips of the current band with a hot pixel, ascending.
+    hot_strips: Vec<u32>,
+    /// Hot masks of the band's hot strips, strip by strip: `masks[j·rows + r]` for hot strip
+    /// `j` and band row `r`.
+    masks: Vec<u64>,
+}
+
+/// Rows `r < rows` whose `read` pixels from `first + r·stride` lie inside `len` pixels; the
+/// last rows of a frame may read past its end.
+#[inline(always)]
+fn rows_inside(len: usize, first: usize, stride: usize, rows: usize, read: usize) -> usize {
+    if first + (rows - 1) * stride + read <= len {
+        rows
+    } else if first + read <= len {
+        (len - first - read) / stride + 1
+    } else {
+        0
+    }
+}
+
+/// Sets bits `start..end` (not empty) of a bit set stored in `u64` words.
+#[inline(always)]
+fn set_bits(words: &mut [u64], start: usize, end: usize) {
+    let (first, last) = (start / 64, (end - 1) / 64);
+    for (w, word) in words[first..=last].iter_mut().enumerate() {
+        let base = (first + w) * 64;
+        let lo = start.max(base) - base;
+        let hi = end.min(base + 64) - base;
+        let ones = if hi - lo == 64 {
+            u64::MAX
+        } else {
+            ((1u64 << (hi - lo)) - 1) << lo
+        };
+        *word |= ones;
+    }
+}
+
+/// Reusable buffers for the kernel. They grow to the largest frame, layout, run count and
+/// hotspot count seen so far; a call that needs no more than that allocates nothing.
+#[derive(Debug)]
+pub struct Detector {
+    kernel: Kernel,
+    runs: Runs,
+    patterns: Patterns,
+    scratch: Scratch,
+    /// Per run: its hotspot.
+    component: Vec<u32>,
+    /// Per hotspot: the first run that holds its maximum.
+    max_run: Vec<u32>,
+    hotspots: Vec<Hotspot>,
+    regions: Vec<RegionStats>,
+}
+
+impl Default for Detector {
+    fn default() -> Self {
+        Detector::new()
+    }
+}
+
+impl Detector {
+    /// A detector with empty buffers that scans with the fastest instruction set of this CPU.
+    pub fn new() -> Detector {
+        Detector::with_isa(Isa::best())
+    }
+
+    /// A detector that scans with `isa`; panics when this CPU does not run it
+    /// (see [`Isa::is_supported`]).
+    pub fn with_isa(isa: Isa) -> Detector {
+        let kernel =
+            Kernel::new(isa).unwrap_or_else(|| panic!("this CPU does not run the {isa:?} kernel"));
+        Detector {
+            kernel,
+            runs: Runs::default(),
+            patterns: Patterns::default(),
+            scratch: Scratch::default(),
+            component: Vec::new(),
+            max_run: Vec::new(),
+            hotspots: Vec::new(),
+            regions: Vec::new(),
+        }
+    }
+
+    /// The instruction set this detector scans with.
+    pub fn isa(&self) -> Isa {
+        self.kernel.isa()
+    }
+
+    /// Runs the kernel on `pixels` (row-major, `layout.width() × layout.height()`), with
+    /// `thresholds[r]` the hot threshold of region `r`.
+    pub fn detect(&mut self, pixels: &[u16], layout: &Layout, thresholds: &[u16]) -> Detection<'_> {
+        let w = layout.width() as usize;
+        assert_eq!(pixels.len(), w * layout.height() as usize, "frame size");
+        assert_eq!(
+            thresholds.len(),
+            layout.regions(),
+            "one threshold per region"
+        );
+        match self.kernel {
+            Kernel::Portable => self.scan(Portable, pixels, layout, thresholds),
+            // SAFETY: the token proves the CPU has AVX2.
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2(avx2) => unsafe { self.scan_avx2(avx2, pixels, layout, thresholds) },
+        }
+        Detection {
+            hotspots: &self.hotspots,
+            regions: &self.regions,
+        }
+    }
+
+    /// Every hot run of the last frame as `(y, x0, x1, hotspot index)`, `x1` exclusive.
+    pub fn runs(&self) -> impl Iterator<Item = (u32, u32, u32, usize)> + '_ {
+        self.runs
+            .runs
+            .iter()
+            .zip(&self.component)
+            .map(|(r, &c)| (r.y, r.x0, r.x1, c as usize))
+    }
+
+    /// [`Detector::scan`] compiled with AVX2 enabled, so the intrinsics inline.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn scan_avx2(&mut self, avx2: Avx2, pixels: &[u16], layout: &Layout, thresholds: &[u16]) {
+        self.scan(avx2, pixels, layout, thresholds);
+    }
+
+    /// Fills the runs and region stats of one frame, pattern by pattern and band by band.
+    #[inline(always)]
+    fn scan<V: Vector>(&mut self, v: V, pixels: &[u16], layout: &Layout, thresholds: &[u16]) {
+        let (w, h) = (layout.width() as usize, layout.height() as usize);
+        let frame = Frame { v, pixels, w };
+        self.runs.clear();
+        self.regions.clear();
+        self.regions
+            .resize(layout.regions(), RegionStats::default());
+        self.patterns.start_frame(w, thresholds);
+        let strips = w.div_ceil(STRIP);
+        let scratch = &mut self.scratch;
+        scratch.column_max.resize(strips * STRIP + LANES, 0);
+        // Sized for the worst band up front, so no later frame of this size grows them.
+        scratch.hot_strips.reserve(strips);
+        scratch.masks.reserve(strips * BAND_ROWS);
+        // The last row scanned in detail and its runs.
+        let mut above: (usize, Range<usize>) = (usize::MAX, 0..0);
+        let mut y = 0;
+        let mut index = 0;
+        while y < h {
+            let spans = layout.row(y as u32);
+            let mut end = y + 1;
+            while end < h && layout.repeats_row_above(end as u32) {
+                end += 1;
+            }
+            let pattern = self.patterns.get(index, spans);
+            self.scratch.column_max.fill(0);
+            for band in (y..end).step_by(BAND_ROWS) {
+                let rows = band..(band + BAND_ROWS).min(end);
+                if frame.fold_band(pattern, &mut self.scratch, rows.clone()) {
+                    frame.scan_band(
+                        pattern,
+                        &mut self.scratch,
+                        rows,
+                        &mut self.runs,
+                        &mut self.regions,
+                        &mut above,
+                    );
+                }
+            }
+            for span in spans {
+                if span.region != MASKED {
+                    let (x0, x1) = (span.x0 as usize, span.x1 as usize);
+                    let max = v.max_of(&self.scratch.column_max, x0, x1);
+                    let stats = &mut self.regions[span.region as usize];
+                    stats.max_raw = stats.max_raw.max(max);
+                }
+            }
+            y = end;
+            index += 1;
+        }
+        self.collect(v, pixels, w);
+    }
+
+    /// Turns runs into hotspots, in scan order of their first run.
+    #[inline(always)]
+    fn collect<V: Vector>(&mut self, v: V, pixels: &[u16], w: usize) {
         self.hotspots.clear();
         self.component.clear();
+        self.max_run.clear();
         for i in 0..self.runs.len() {
-            let root = self.find(i);
-            let run = self.runs[i];
+            let root = self.runs.find(i);
+            let run = self.runs.runs[i];
             let c = if root == i {
                 self.hotspots.push(Hotspot {
                     area_px: 0,
                     bbox: [run.x0, run.y, run.x1 - 1, run.y],
-                    max_raw: 0,
-                    max_x: run.max_x,
+                    max_raw: run.max_raw,
+                    max_x: 0,
                     max_y: run.y,
                     sum_raw: 0,
                     sum_x: 0,
                     sum_y: 0,
                     regions: 0,
                 });
+                self.max_run.push(i as u32);
                 self.hotspots.len() - 1
             } else {
                 self.component[root] as usize
@@ -241,61 +539,240 @@ impl Detector {
             h.bbox[0] = h.bbox[0].min(run.x0);
             h.bbox[2] = h.bbox[2].max(run.x1 - 1);
             h.bbox[3] = h.bbox[3].max(run.y);
-            if run.max_raw > h.max_raw {
-                h.max_raw = run.max_raw;
-                h.max_x = run.max_x;
-                h.max_y = run.y;
-            }
+            // Branch-free: runs of different hotspots interleave, so a branch would miss.
+            let hotter = run.max_raw > h.max_raw;
+            h.max_raw = h.max_raw.max(run.max_raw);
+            let max_run = &mut self.max_run[c];
+            *max_run = if hotter { i as u32 } else { *max_run };
             h.sum_raw += run.sum_raw;
             h.sum_x += n * (run.x0 as u64 + run.x1 as u64 - 1) / 2;
             h.sum_y += n * run.y as u64;
             h.regions |= 1u64 << run.region;
         }
+        // The first hottest pixel is in the first run that reaches the maximum; only that
+        // run is searched for it.
+        for (h, &i) in self.hotspots.iter_mut().zip(&self.max_run) {
+            let run = self.runs.runs[i as usize];
+            let row = &pixels[run.y as usize * w..][run.x0 as usize..run.x1 as usize];
+            h.max_x = run.x0 + v.first_equal(row, h.max_raw) as u32;
+            h.max_y = run.y;
+        }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// A frame being scanned with the vector operations `V`.
+#[derive(Clone, Copy)]
+struct Frame<'a, V> {
+    v: V,
+    pixels: &'a [u16],
+    w: usize,
+}
 
-    fn detect(rows: &[&str]) -> (Vec<Hotspot>, Vec<RegionStats>) {
-        let h = rows.len() as u32;
-        let w = rows[0].len() as u32;
-        let px: Vec<u16> = rows
-            .iter()
-            .flat_map(|r| r.bytes().map(|b| if b == b'#' { 100 } else { 10 }))
-            .collect();
-        let layout = Layout::whole(w, h);
-        let mut d = Detector::new();
-        let out = d.detect(&px, &layout, &[50]);
-        (out.hotspots.to_vec(), out.regions.to_vec())
+impl<V: Vector> Frame<'_, V> {
+    /// How to read strip `strip` on rows `rows.start..rows.start + n`.
+    #[inline(always)]
+    fn strip(&self, strip: usize, first_row: usize, rows: usize) -> StripRead<'_> {
+        let x = strip * STRIP;
+        StripRead {
+            px: self.pixels,
+            off: first_row * self.w + x,
+            stride: self.w,
+            rows,
+            vectors: (self.w - x).div_ceil(LANES).min(STRIP / LANES),
+        }
     }
 
-    #[test]
-    fn diagonal_neighbours_are_one_component() {
-        let (h, r) = detect(&["#...", ".#..", "..#.", "...."]);
-        assert_eq!(h.len(), 1);
-        assert_eq!(h[0].area_px, 3);
-        assert_eq!(h[0].bbox, [0, 0, 2, 2]);
-        assert_eq!(r[0].hot_px, 3);
-        assert_eq!(r[0].max_raw, 100);
+    /// A one-row copy of `read`'s row `r`, zero past the end of the frame.
+    #[inline(always)]
+    fn padded(read: &StripRead<'_>, r: usize) -> [u16; STRIP] {
+        let mut copy = [0; STRIP];
+        let start = read.off + r * read.stride;
+        let available = &read.px[start.min(read.px.len())..];
+        let n = available.len().min(read.vectors * LANES);
+        copy[..n].copy_from_slice(&available[..n]);
+        copy
     }
 
-    #[test]
-    fn u_shape_merges_late() {
-        let (h, _) = detect(&["#..#", "#..#", "####"]);
-        assert_eq!(h.len(), 1);
-        assert_eq!(h[0].area_px, 8);
-        assert_eq!(h[0].centroid(), (2.0, 1.75));
+    /// Folds the band `rows` into the pattern's column maxima and lists its hot strips;
+    /// returns whether there is one.
+    #[inline(always)]
+    fn fold_band(&self, pattern: &Pattern, scratch: &mut Scratch, rows: Range<usize>) -> bool {
+        scratch.hot_strips.clear();
+        for (strip, &unmasked) in pattern.unmasked.iter().enumerate() {
+            let thresholds = pattern.strip_thresholds(strip);
+            let column_max: &mut [u16; STRIP] = (&mut scratch.column_max[strip * STRIP..][..STRIP])
+                .try_into()
+                .expect("whole strips");
+            let all = self.strip(strip, rows.start, rows.len());
+            let inside = rows_inside(
+                self.pixels.len(),
+                all.off,
+                all.stride,
+                all.rows,
+                all.vectors * LANES,
+            );
+            let mut hot = self.v.fold_strip(
+                StripRead {
+                    rows: inside,
+                    ..all
+                },
+                thresholds,
+                column_max,
+            );
+            for r in inside..all.rows {
+                let copy = Self::padded(&all, r);
+                let one = StripRead {
+                    px: &copy,
+                    off: 0,
+                    rows: 1,
+                    ..all
+                };
+                hot |= self.v.fold_strip(one, thresholds, column_max);
+            }
+            if hot & unmasked != 0 {
+                scratch.hot_strips.push(strip as u32);
+            }
+        }
+        !scratch.hot_strips.is_empty()
     }
 
-    #[test]
-    fn separate_blobs_stay_apart() {
-        let (h, _) = detect(&["##..#", "##..#", ".....", "..#.."]);
-        assert_eq!(h.len(), 3);
-        assert_eq!(
-            h.iter().map(|h| h.area_px).collect::<Vec<_>>(),
-            vec![4, 2, 1]
-        );
+    /// Finds the runs of the band `rows` in its hot strips and links them row by row;
+    /// `above` is the last row scanned in detail and its runs.
+    #[inline(always)]
+    fn scan_band(
+        &self,
+        pattern: &Pattern,
+        scratch: &mut Scratch,
+        rows: Range<usize>,
+        runs: &mut Runs,
+        regions: &mut [RegionStats],
+        above: &mut (usize, Range<usize>),
+    ) {
+        let n = rows.len();
+        let Scratch {
+            hot_strips, masks, ..
+        } = scratch;
+        masks.resize(hot_strips.len() * n, 0);
+        for (j, &strip) in hot_strips.iter().enumerate() {
+            let strip = strip as usize;
+            let thresholds = pattern.strip_thresholds(strip);
+            let masks = &mut masks[j * n..(j + 1) * n];
+            let all = self.strip(strip, rows.start, n);
+            let inside = rows_inside(
+                self.pixels.len(),
+                all.off,
+                all.stride,
+                n,
+                all.vectors * LANES,
+            );
+            self.v.hot_rows(
+                StripRead {
+                    rows: inside,
+                    ..all
+                },
+                thresholds,
+                masks,
+            );
+            for r in inside..n {
+                let copy = Self::padded(&all, r);
+                let one = StripRead {
+                    px: &copy,
+                    off: 0,
+                    rows: 1,
+                    ..all
+                };
+                self.v.hot_rows(one, thresholds, &mut masks[r..r + 1]);
+            }
+            for mask in masks.iter_mut() {
+                *mask &= pattern.unmasked[strip];
+            }
+        }
+        for (r, y) in rows.enumerate() {
+            if (0..hot_strips.len()).all(|j| masks[j * n + r] == 0) {
+                continue;
+            }
+            let first = runs.len();
+            self.row_runs(pattern, hot_strips, |j| masks[j * n + r], y, runs, regions);
+            let linked = if above.0.wrapping_add(1) == y {
+                above.1.clone()
+            } else {
+                0..0
+            };
+            runs.link(linked, first..runs.len());
+            *above = (y, first..runs.len());
+        }
+    }
+
+    /// Emits the runs of row `y` from the hot masks of its hot strips (`mask(j)` for hot strip
+    /// `j`), left to right, splitting them where a span begins.
+    #[inline(always)]
+    fn row_runs(
+        &self,
+        pattern: &Pattern,
+        hot_strips: &[u32],
+        mask: impl Fn(usize) -> u64,
+        y: usize,
+        runs: &mut Runs,
+        regions: &mut [RegionStats],
+    ) {
+        let row = &self.pixels[y * self.w..(y + 1) * self.w];
+        let spans = &pattern.spans[..];
+        let mut span_index = 0;
+        let mut emit = |x0: usize, x1: usize| {
+            while spans[span_index].x1 as usize <= x0 {
+                span_index += 1;
+            }
+            let region = spans[span_index].region;
+            let stats = self.v.max_sum(row, x0, x1);
+            regions[region as usize].hot_px += (x1 - x0) as u32;
+            runs.push(Run {
+                y: y as u32,
+                x0: x0 as u32,
+                x1: x1 as u32,
+                region,
+                max_raw: stats.max,
+                sum_raw: stats.sum,
+            });
+        };
+        // A run still open at the end of the last strip read, and where that strip ended.
+        let mut open: Option<usize> = None;
+        let mut read_to = 0;
+        for (j, &strip) in hot_strips.iter().enumerate() {
+            let x = strip as usize * STRIP;
+            let mut hot = mask(j);
+            // A run breaks where a pixel is not hot or a new span (region) begins.
+            let breaks = !hot | pattern.span_starts[strip as usize];
+            if let Some(x0) = open.take() {
+                if read_to == x && breaks & 1 == 0 {
+                    let end = (breaks & !1).trailing_zeros() as usize;
+                    if end == STRIP {
+                        open = Some(x0);
+                        read_to = x + STRIP;
+                        continue;
+                    }
+                    emit(x0, x + end);
+                    hot &= u64::MAX << end;
+                } else {
+                    emit(x0, read_to);
+                }
+            }
+            while hot != 0 {
+                let start = hot.trailing_zeros() as usize;
+                // Breaks after `start`; 2 << 63 wraps to 0, so the mask covers all bits then.
+                let after = breaks & !(2u64 << start).wrapping_sub(1);
+                let end = after.trailing_zeros() as usize;
+                if end == STRIP {
+                    open = Some(x + start);
+                    break;
+                }
+                emit(x + start, x + end);
+                hot &= u64::MAX << end;
+            }
+            read_to = x + STRIP;
+        }
+        if let Some(x0) = open {
+            // Bits past the row's end are never hot, so an open run ends at a strip's end.
+            emit(x0, read_to.min(self.w));
+        }
     }
 }

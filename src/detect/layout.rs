@@ -25,6 +25,8 @@ pub struct Layout {
     regions: usize,
     spans: Vec<Span>,
     row_starts: Vec<u32>,
+    /// `repeats_above[y]`: row `y` has exactly the spans of row `y - 1`.
+    repeats_above: Vec<bool>,
 }
 
 impl Layout {
@@ -41,6 +43,7 @@ impl Layout {
         let mut row = vec![outside; width as usize];
         let mut spans = Vec::new();
         let mut row_starts = Vec::with_capacity(height as usize + 1);
+        let mut repeats_above = Vec::with_capacity(height as usize);
         let mut crossings = Vec::new();
         for y in 0..height {
             row.fill(outside);
@@ -64,6 +67,13 @@ impl Layout {
                     x0 = x;
                 }
             }
+            let this = row_starts[y as usize] as usize;
+            let above = if y == 0 {
+                this
+            } else {
+                row_starts[y as usize - 1] as usize
+            };
+            repeats_above.push(y > 0 && spans[above..this] == spans[this..]);
         }
         row_starts.push(spans.len() as u32);
         Layout {
@@ -72,6 +82,7 @@ impl Layout {
             regions: zones.len() + 1,
             spans,
             row_starts,
+            repeats_above,
         }
     }
 
@@ -96,6 +107,13 @@ impl Layout {
         let a = self.row_starts[y as usize] as usize;
         let b = self.row_starts[y as usize + 1] as usize;
         &self.spans[a..b]
+    }
+
+    /// Whether row `y` has exactly the spans of row `y - 1` (never for row 0); the kernel
+    /// treats such rows as one band.
+    #[inline]
+    pub fn repeats_row_above(&self, y: u32) -> bool {
+        self.repeats_above[y as usize]
     }
 
     /// Region of pixel `(x, y)`.
@@ -181,5 +199,13 @@ mod tests {
             assert_eq!(row.last().unwrap().x1, 10);
             assert!(row.windows(2).all(|w| w[0].x1 == w[1].x0));
         }
+    }
+
+    #[test]
+    fn rows_with_the_same_spans_repeat_the_row_above() {
+        let rect: &[[f64; 2]] = &[[2.0, 1.0], [5.0, 1.0], [5.0, 3.0], [2.0, 3.0]];
+        let l = Layout::new(8, 4, &[rect], &[]);
+        let repeats: Vec<bool> = (0..4).map(|y| l.repeats_row_above(y)).collect();
+        assert_eq!(repeats, vec![false, false, true, false]);
     }
 }

@@ -1,0 +1,541 @@
+//! The kernel's vector operations, once in portable Rust and once in AVX2 intrinsics.
+//!
+//! The kernel reads a frame in strips of [`STRIP`] pixels: four vectors of [`LANES`] `u16`
+//! lanes, one bit per pixel in a `u64` hot mask. [`Portable`] is plain Rust that the compiler
+//! vectorises for whatever target it builds; [`Avx2`] can only be made after a run-time check,
+//! so holding one proves the CPU can run its instructions.
+
+/// Pixels per strip: one bit each in a `u64` mask.
+pub(super) const STRIP: usize = 64;
+/// `u16` lanes per vector.
+pub(super) const LANES: usize = 16;
+
+/// Maximum and sum of a run of pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct MaxSum {
+    pub max: u16,
+    pub sum: u64,
+}
+
+/// The operations the kernel is generic over; every implementation gives the same results.
+///
+/// A strip read covers `vectors` (1 to 4) vectors of `LANES` pixels from `off + r·stride` for
+/// each row `r < rows`; the reads must lie inside `px` (they panic otherwise). Mask bits of
+/// lanes past the `vectors` read are unspecified: callers clear them.
+pub(super) trait Vector: Copy {
+    /// Folds the rows of a strip into their column maxima, adds those into `column_max`
+    /// (`column_max[i] = max(column_max[i], max_r px[off + r·stride + i])`) and returns the
+    /// hot mask of the maxima: bit `i` set when the maximum of column `i` is
+    /// `>= thresholds[i]`, that is when some row has a hot pixel there.
+    fn fold_strip(
+        self,
+        strip: StripRead<'_>,
+        thresholds: &[u16; STRIP],
+        column_max: &mut [u16; STRIP],
+    ) -> u64;
+
+    /// The hot mask of each row of a strip: `masks[r]` bit `i` set when
+    /// `px[off + r·stride + i] >= thresholds[i]`.
+    fn hot_rows(self, strip: StripRead<'_>, thresholds: &[u16; STRIP], masks: &mut [u64]);
+
+    /// Maximum of `px[start..end]`, 0 when empty.
+    fn max_of(self, px: &[u16], start: usize, end: usize) -> u16;
+
+    /// Maximum and sum of `row[start..end]`, a non-empty run (the row is passed whole so
+    /// short runs can be read as one vector).
+    fn max_sum(self, row: &[u16], start: usize, end: usize) -> MaxSum;
+
+    /// Index of the first value in `px` equal to `value`, which `px` holds.
+    fn first_equal(self, px: &[u16], value: u16) -> usize;
+}
+
+/// Where to read a strip: `vectors` (1 to 4) vectors of [`LANES`] pixels from
+/// `off + r·stride` for each row `r < rows`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct StripRead<'a> {
+    pub px: &'a [u16],
+    pub off: usize,
+    pub stride: usize,
+    pub rows: usize,
+    pub vectors: usize,
+}
+
+impl StripRead<'_> {
+    /// Panics unless every read lies inside `px` and `vectors` is 1 to 4.
+    #[inline(always)]
+    fn check(&self) {
+        assert!(
+            (1..=STRIP / LANES).contains(&self.vectors),
+            "1 to 4 vectors"
+        );
+        if let Some(last_row) = self.rows.checked_sub(1) {
+            // Saturating, so an overflow fails the assert too.
+            let end = last_row
+                .saturating_mul(self.stride)
+                .saturating_add(self.off)
+                .saturating_add(self.vectors * LANES);
+            assert!(end <= self.px.len(), "strip read out of bounds");
+        }
+    }
+
+    /// Pixels read from row `r`.
+    #[inline(always)]
+    fn row(&self, r: usize) -> &[u16] {
+        &self.px[self.off + r * self.stride..][..self.vectors * LANES]
+    }
+}
+
+/// Plain Rust; the compiler vectorises it for the build target (SSE2 on x86_64, NEON on
+/// aarch64).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Portable;
+
+impl Vector for Portable {
+    #[inline(always)]
+    fn fold_strip(
+        self,
+        strip: StripRead<'_>,
+        thresholds: &[u16; STRIP],
+        column_max: &mut [u16; STRIP],
+    ) -> u64 {
+        strip.check();
+        let mut max = [0u16; STRIP];
+        for r in 0..strip.rows {
+            for (m, &p) in max.iter_mut().zip(strip.row(r)) {
+                *m = (*m).max(p);
+            }
+        }
+        for (c, &m) in column_max.iter_mut().zip(&max) {
+            *c = (*c).max(m);
+        }
+        hot_mask(&max, thresholds)
+    }
+
+    #[inline(always)]
+    fn hot_rows(self, strip: StripRead<'_>, thresholds: &[u16; STRIP], masks: &mut [u64]) {
+        strip.check();
+        for (r, mask) in masks[..strip.rows].iter_mut().enumerate() {
+            let row = strip.row(r);
+            *mask = match row.try_into() {
+                Ok(px) => hot_mask(px, thresholds),
+                Err(_) => {
+                    let mut px = [0u16; STRIP];
+                    px[..row.len()].copy_from_slice(row);
+                    hot_mask(&px, thresholds)
+                }
+            };
+        }
+    }
+
+    #[inline(always)]
+    fn max_of(self, px: &[u16], start: usize, end: usize) -> u16 {
+        px[start..end].iter().copied().max().unwrap_or(0)
+    }
+
+    #[inline(always)]
+    fn max_sum(self, row: &[u16], start: usize, end: usize) -> MaxSum {
+        let px = &row[start..end];
+        MaxSum {
+            max: px.iter().copied().max().unwrap_or(0),
+            sum: sum_u16(px),
+        }
+    }
+
+    #[inline(always)]
+    fn first_equal(self, px: &[u16], value: u16) -> usize {
+        px.iter().position(|&p| p == value).expect("value in px")
+    }
+}
+
+/// Bit `i` set when `px[i] >= thresholds[i]`.
+#[inline(always)]
+fn hot_mask(px: &[u16; STRIP], thresholds: &[u16; STRIP]) -> u64 {
+    // Compare into bytes (which vectorises), then gather 8 bytes into 8 bits at a time:
+    // a plain `mask |= bit << i` loop compiles to one shift per pixel, five times slower.
+    let mut hot = [0u8; STRIP];
+    for ((h, &p), &t) in hot.iter_mut().zip(px).zip(thresholds) {
+        *h = u8::from(p >= t);
+    }
+    let mut mask = 0;
+    for (k, bytes) in hot.chunks_exact(8).enumerate() {
+        let bytes = u64::from_le_bytes(bytes.try_into().expect("8 bytes"));
+        mask |= gather_bits(bytes) << (8 * k);
+    }
+    mask
+}
+
+/// The low bits of 8 bytes that are each 0 or 1, byte `i` to bit `i`. The product puts byte
+/// `i` at bit `56 + i` (`8i + 8j + 7 - j` with `i + j = 7`); every other partial product
+/// lands below bit 56 on a bit of its own or above bit 63, so nothing carries into the top
+/// byte.
+#[inline(always)]
+pub(super) fn gather_bits(bytes: u64) -> u64 {
+    bytes.wrapping_mul(0x0102_0408_1020_4080) >> 56
+}
+
+/// Sum of `u16` values, vectorised: `u32` partial sums of at most 65 536 values cannot
+/// overflow (65 536 × 65 535 < 2³²).
+#[inline(always)]
+pub(super) fn sum_u16(px: &[u16]) -> u64 {
+    px.chunks(1 << 16)
+        .map(|c| u64::from(c.iter().map(|&p| u32::from(p)).sum::<u32>()))
+        .sum()
+}
+
+#[cfg(target_arch = "x86_64")]
+pub(super) use avx2::Avx2;
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::{LANES, MaxSum, STRIP, StripRead, Vector};
+    use std::arch::x86_64::*;
+
+    /// Proof that this CPU runs AVX2: only [`Avx2::detect`] makes one.
+    #[derive(Debug, Clone, Copy)]
+    pub(in crate::detect::cluster) struct Avx2(());
+
+    impl Avx2 {
+        /// `Some` when the CPU reports AVX2 (the check is cached by the standard library).
+        pub fn detect() -> Option<Avx2> {
+            is_x86_feature_detected!("avx2").then_some(Avx2(()))
+        }
+    }
+
+    // SAFETY (every call below): an `Avx2` value exists, so the CPU has AVX2.
+    impl Vector for Avx2 {
+        #[inline(always)]
+        fn fold_strip(
+            self,
+            strip: StripRead<'_>,
+            thresholds: &[u16; STRIP],
+            column_max: &mut [u16; STRIP],
+        ) -> u64 {
+            strip.check();
+            // One constant vector count per instance so the row loop is fully unrolled.
+            unsafe {
+                match strip.vectors {
+                    1 => fold_strip::<1>(strip, thresholds, column_max),
+                    2 => fold_strip::<2>(strip, thresholds, column_max),
+                    3 => fold_strip::<3>(strip, thresholds, column_max),
+                    _ => fold_strip::<4>(strip, thresholds, column_max),
+                }
+            }
+        }
+
+        #[inline(always)]
+        fn hot_rows(self, strip: StripRead<'_>, thresholds: &[u16; STRIP], masks: &mut [u64]) {
+            strip.check();
+            let masks = &mut masks[..strip.rows];
+            unsafe {
+                match strip.vectors {
+                    1 => hot_rows::<1>(strip, thresholds, masks),
+                    2 => hot_rows::<2>(strip, thresholds, masks),
+                    3 => hot_rows::<3>(strip, thresholds, masks),
+                    _ => hot_rows::<4>(strip, thresholds, masks),
+                }
+            }
+        }
+
+        #[inline(always)]
+        fn max_of(self, px: &[u16], start: usize, end: usize) -> u16 {
+            unsafe { max_of(px, start, end) }
+        }
+
+        #[inline(always)]
+        fn max_sum(self, row: &[u16], start: usize, end: usize) -> MaxSum {
+            unsafe { max_sum(row, start, end) }
+        }
+
+        #[inline(always)]
+        fn first_equal(self, px: &[u16], value: u16) -> usize {
+            unsafe { first_equal(px, value) }
+        }
+    }
+
+    /// Loads 16 lanes from `px[at..at + 16]`.
+    ///
+    /// # Safety
+    /// `at + LANES <= px.len()`.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn load(px: &[u16], at: usize) -> __m256i {
+        debug_assert!(at + LANES <= px.len());
+        // SAFETY: the caller keeps the 16 lanes inside `px`; loadu has no alignment needs.
+        unsafe { _mm256_loadu_si256(px.as_ptr().add(at).cast()) }
+    }
+
+    /// Loads `N` vectors from `p`.
+    ///
+    /// # Safety
+    /// `N·LANES` values from `p` are readable.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn load_n<const N: usize>(p: *const u16) -> [__m256i; N] {
+        let mut v = [_mm256_setzero_si256(); N];
+        for (i, v) in v.iter_mut().enumerate() {
+            // SAFETY: inside the N·LANES values the caller vouches for.
+            *v = unsafe { _mm256_loadu_si256(p.add(i * LANES).cast()) };
+        }
+        v
+    }
+
+    /// All ones in lanes `0..n`, zero above.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn first_lanes(n: usize) -> __m256i {
+        let iota = _mm256_setr_epi16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        _mm256_cmpgt_epi16(_mm256_set1_epi16(n as i16), iota)
+    }
+
+    /// All ones where `v >= t` (unsigned).
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn at_least(v: __m256i, t: __m256i) -> __m256i {
+        _mm256_cmpeq_epi16(_mm256_max_epu16(v, t), v)
+    }
+
+    /// One bit per 16-bit lane of two all-ones/all-zeros masks: `a` in bits 0..16, `b` above.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn lane_bits(a: __m256i, b: __m256i) -> u32 {
+        // packs interleaves 128-bit halves (a.lo, b.lo, a.hi, b.hi); the permute restores order.
+        let bytes = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packs_epi16(a, b));
+        _mm256_movemask_epi8(bytes) as u32
+    }
+
+    /// The hot mask of `N` vectors against their thresholds (bits past `N·LANES` are 0).
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn hot_mask<const N: usize>(v: &[__m256i; N], thresholds: &[__m256i; N]) -> u64 {
+        let mut hot = [_mm256_setzero_si256(); 4];
+        for i in 0..N {
+            hot[i] = at_least(v[i], thresholds[i]);
+        }
+        u64::from(lane_bits(hot[0], hot[1])) | u64::from(lane_bits(hot[2], hot[3])) << 32
+    }
+
+    /// Largest lane.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn horizontal_max(v: __m256i) -> u16 {
+        let m = _mm_max_epu16(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
+        // minpos finds the smallest lane; the largest is the smallest of the complement.
+        let inverted = _mm_xor_si128(m, _mm_set1_epi32(-1));
+        !(_mm_cvtsi128_si32(_mm_minpos_epu16(inverted)) as u16)
+    }
+
+    /// Sum of the eight `u32` lanes, which must not exceed `u32::MAX` together.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn horizontal_sum(v: __m256i) -> u64 {
+        let s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
+        let s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+        let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01>(s));
+        u64::from(_mm_cvtsi128_si32(s) as u32)
+    }
+
+    /// The 16 lanes widened to `u32` and added pairwise into 8 lanes.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn widen_pairs(v: __m256i) -> __m256i {
+        let zero = _mm256_setzero_si256();
+        _mm256_add_epi32(
+            _mm256_unpacklo_epi16(v, zero),
+            _mm256_unpackhi_epi16(v, zero),
+        )
+    }
+
+    /// # Safety
+    /// `strip.check()` passed and `strip.vectors == N`.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn fold_strip<const N: usize>(
+        strip: StripRead<'_>,
+        thresholds: &[u16; STRIP],
+        column_max: &mut [u16; STRIP],
+    ) -> u64 {
+        let mut max = [_mm256_setzero_si256(); N];
+        // Raw pointers: the check bounds every row, so no bounds check per row.
+        let mut p = strip.px.as_ptr().wrapping_add(strip.off);
+        for _ in 0..strip.rows {
+            // SAFETY: row r reads N·LANES values at off + r·stride, inside px.
+            let v = unsafe { load_n::<N>(p) };
+            for i in 0..N {
+                max[i] = _mm256_max_epu16(max[i], v[i]);
+            }
+            p = p.wrapping_add(strip.stride);
+        }
+        // SAFETY: N <= 4 vectors of 64-lane arrays.
+        let (t, old) = unsafe {
+            (
+                load_n::<N>(thresholds.as_ptr()),
+                load_n::<N>(column_max.as_ptr()),
+            )
+        };
+        for i in 0..N {
+            let merged = _mm256_max_epu16(old[i], max[i]);
+            // SAFETY: as above.
+            unsafe { _mm256_storeu_si256(column_max.as_mut_ptr().add(i * LANES).cast(), merged) };
+        }
+        hot_mask(&max, &t)
+    }
+
+    /// # Safety
+    /// `strip.check()` passed, `strip.vectors == N` and `masks.len() == strip.rows`.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn hot_rows<const N: usize>(
+        strip: StripRead<'_>,
+        thresholds: &[u16; STRIP],
+        masks: &mut [u64],
+    ) {
+        // SAFETY: N <= 4 vectors of a 64-lane array.
+        let t = unsafe { load_n::<N>(thresholds.as_ptr()) };
+        let mut p = strip.px.as_ptr().wrapping_add(strip.off);
+        for mask in masks {
+            // SAFETY: as in fold_strip.
+            let v = unsafe { load_n::<N>(p) };
+            *mask = hot_mask(&v, &t);
+            p = p.wrapping_add(strip.stride);
+        }
+    }
+
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn max_of(px: &[u16], start: usize, end: usize) -> u16 {
+        assert!(start <= end && end <= px.len(), "range out of bounds");
+        let n = end - start;
+        if n >= LANES {
+            let mut m = _mm256_setzero_si256();
+            let mut at = start;
+            while at + LANES <= end {
+                // SAFETY: at + LANES <= end <= px.len().
+                m = _mm256_max_epu16(m, unsafe { load(px, at) });
+                at += LANES;
+            }
+            if at < end {
+                // The last 16 overlap lanes already seen: harmless for a maximum.
+                // SAFETY: n >= LANES, so end - LANES >= start.
+                m = _mm256_max_epu16(m, unsafe { load(px, end - LANES) });
+            }
+            horizontal_max(m)
+        } else if start + LANES <= px.len() {
+            // SAFETY: checked just above; lanes past `end` are zeroed.
+            let v = unsafe { load(px, start) };
+            horizontal_max(_mm256_and_si256(v, first_lanes(n)))
+        } else {
+            px[start..end].iter().copied().max().unwrap_or(0)
+        }
+    }
+
+    /// [`max_sum`] of a run of at most `K·LANES` pixels in a row of at least `LANES`: vector
+    /// `k` takes columns `start + 16k ..` and reads them moved left at the row's end.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn short_max_sum<const K: usize>(row: &[u16], start: usize, end: usize) -> MaxSum {
+        let last = row.len() - LANES;
+        let (mut max, mut sum) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+        for k in 0..K {
+            let own = start + k * LANES;
+            let at = own.min(last);
+            let lanes = _mm256_andnot_si256(
+                first_lanes(own - at),
+                first_lanes((own + LANES).min(end).saturating_sub(at)),
+            );
+            // SAFETY: at <= row.len() - LANES.
+            let v = _mm256_and_si256(unsafe { load(row, at) }, lanes);
+            max = _mm256_max_epu16(max, v);
+            sum = _mm256_add_epi32(sum, widen_pairs(v));
+        }
+        MaxSum {
+            max: horizontal_max(max),
+            sum: horizontal_sum(sum),
+        }
+    }
+
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn max_sum(row: &[u16], start: usize, end: usize) -> MaxSum {
+        assert!(start < end && end <= row.len(), "run out of bounds");
+        // Runs of blobs are short: a fixed number of masked vectors, without a loop whose
+        // length the branch predictor would have to guess, and small enough to inline.
+        if end - start <= 2 * LANES && row.len() >= LANES {
+            short_max_sum::<2>(row, start, end)
+        } else {
+            long_max_sum(row, start, end)
+        }
+    }
+
+    /// [`max_sum`] of runs too long for [`short_max_sum`] or rows narrower than a vector.
+    #[target_feature(enable = "avx2")]
+    #[inline(never)]
+    fn long_max_sum(row: &[u16], start: usize, end: usize) -> MaxSum {
+        let n = end - start;
+        if n <= 4 * LANES && row.len() >= LANES {
+            return short_max_sum::<4>(row, start, end);
+        }
+        if n < LANES {
+            // A row narrower than a vector.
+            let px = &row[start..end];
+            return MaxSum {
+                max: px.iter().copied().max().unwrap_or(0),
+                sum: px.iter().map(|&p| u64::from(p)).sum(),
+            };
+        }
+        // u32 lanes take two values per vector: flushing every 4096 vectors keeps each lane
+        // below 8192 × 65 535 and their total below 2³².
+        const FLUSH_EVERY: usize = 4096;
+        let (mut max, mut lane_sums, mut sum) = (_mm256_setzero_si256(), _mm256_setzero_si256(), 0);
+        let mut at = start;
+        let mut since_flush = 0;
+        while at + LANES <= end {
+            // SAFETY: at + LANES <= end <= row.len().
+            let v = unsafe { load(row, at) };
+            max = _mm256_max_epu16(max, v);
+            lane_sums = _mm256_add_epi32(lane_sums, widen_pairs(v));
+            at += LANES;
+            since_flush += 1;
+            if since_flush == FLUSH_EVERY {
+                sum += horizontal_sum(lane_sums);
+                lane_sums = _mm256_setzero_si256();
+                since_flush = 0;
+            }
+        }
+        let tail = end - at;
+        if tail > 0 {
+            // SAFETY: n > LANES. The last vector overlaps; only its last `tail` lanes are new.
+            let v = unsafe { load(row, end - LANES) };
+            max = _mm256_max_epu16(max, v);
+            let fresh = _mm256_andnot_si256(first_lanes(LANES - tail), v);
+            lane_sums = _mm256_add_epi32(lane_sums, widen_pairs(fresh));
+        }
+        MaxSum {
+            max: horizontal_max(max),
+            sum: sum + horizontal_sum(lane_sums),
+        }
+    }
+
+    /// Index of the first value in `px` equal to `value`, which `px` holds.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn first_equal(px: &[u16], value: u16) -> usize {
+        let n = px.len();
+        if n < LANES {
+            return px.iter().position(|&p| p == value).expect("value in px");
+        }
+        let target = _mm256_set1_epi16(value as i16);
+        let mut at = 0;
+        loop {
+            // The last vector ends at n; lanes it repeats held no match.
+            let from = at.min(n - LANES);
+            // SAFETY: from + LANES <= n.
+            let eq = _mm256_cmpeq_epi16(unsafe { load(px, from) }, target);
+            let mask = _mm256_movemask_epi8(eq) as u32;
+            if mask != 0 {
+                return from + mask.trailing_zeros() as usize / 2;
+            }
+            assert!(from + LANES < n, "value in px");
+            at += LANES;
+        }
+    }
+}

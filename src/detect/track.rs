@@ -192,8 +192,8 @@ impl ZoneTracker {
             condition[i] |= condition[i + 1];
         }
 
-        for i in 0..3 {
-            if condition[i] {
+        for (i, &holds) in condition.iter().enumerate() {
+            if holds {
                 let since = *self.condition_since[i].get_or_insert(at_ms);
                 if at_ms - since >= l.dwell_ms[i] {
                     for lower in 0..=i {

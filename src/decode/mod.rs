@@ -6,9 +6,17 @@
 //! - JSON (`{`): `{"width":…, "height":…, "celsius":[…], "ts_ms":…}` from hobby sensors.
 //!
 //! Every decoder checks sizes against [`DecodeOptions`] before allocating, and every pixel
-//! against −60…1500 °C; a payload that fails leaves the output frame unspecified but the
-//! caller's state untouched.
+//! against −60…1500 °C (the saturated raw count is always valid: it means "hottest possible").
+//! A payload that fails leaves the output frame exactly as it was: decoders check everything
+//! first and write the frame last.
+//!
+//! Allocation: [`Decoder::decode_into`] reuses the frame's pixel buffer and the decoder's
+//! scratch buffers, so once they have grown to the frame size the TFRM path allocates nothing.
+//! The JSON path allocates nothing either unless a key holds escapes; the PNG path allocates
+//! inside the `png` crate (inflate state, row buffers) on every frame.
 
+#[cfg(test)]
+mod fixtures;
 mod json;
 mod png;
 mod tfrm;
@@ -45,7 +53,11 @@ impl DecodeOptions {
     /// Largest payload worth reading for these limits (bytes): a JSON frame of the largest
     /// size with generous number formatting.
     pub fn max_payload_bytes(&self) -> usize {
-        (self.max_width as usize * self.max_height as usize) * 24 + 4096
+        // Saturating: the limits come from configuration and must never overflow here.
+        (self.max_width as usize)
+            .saturating_mul(self.max_height as usize)
+            .saturating_mul(24)
+            .saturating_add(4096)
     }
 }
 
@@ -143,8 +155,8 @@ pub enum DecodeError {
         /// Pixels present.
         got: usize,
     },
-    /// A pixel is NaN or infinite.
-    #[error("pixel {index} is not a finite number")]
+    /// A pixel is NaN, infinite or (in JSON) `null`.
+    #[error("pixel {index} is not a finite temperature (NaN, infinite or null)")]
     NotFinite {
         /// Row-major pixel index.
         index: usize,
@@ -161,9 +173,9 @@ pub enum DecodeError {
     #[error("unsupported TFRM version {0} (supported: 1)")]
     Version(u8),
     /// TFRM pixel format other than 1 or 2.
-    #[error("unsupported TFRM pixel format {0} (1 = u16 centikelvin, 2 = f32 °C)")]
+    #[error("unsupported TFRM pixel format {0} (1 = u16 raw counts, 2 = f32 °C)")]
     PixelFormat(u8),
-    /// A PNG that is not 16-bit (or 8-bit) grayscale, or is corrupt.
+    /// A PNG that is not 16-bit grayscale, or is corrupt.
     #[error("bad PNG frame: {0}")]
     Png(String),
     /// Malformed JSON frame.
@@ -206,7 +218,10 @@ pub fn sniff(payload: &[u8]) -> Result<Encoding, DecodeError> {
     if payload.starts_with(TFRM_MAGIC) {
         return Ok(Encoding::Tfrm);
     }
-    let first = payload.iter().find(|b| !b.is_ascii_whitespace());
+    // JSON allows exactly these four whitespace bytes before the value.
+    let first = payload
+        .iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
     if first == Some(&b'{') {
         return Ok(Encoding::Json);
     }
@@ -218,7 +233,10 @@ pub fn sniff(payload: &[u8]) -> Result<Encoding, DecodeError> {
 /// Reusable decoding state: scratch buffers survive between frames.
 #[derive(Debug, Default)]
 pub struct Decoder {
-    scratch: Vec<u8>,
+    /// PNG: decoded image bytes, checked before they reach the frame.
+    png_bytes: Vec<u8>,
+    /// JSON: parsed °C values, checked before they reach the frame.
+    celsius: Vec<f32>,
 }
 
 impl Decoder {
@@ -227,7 +245,7 @@ impl Decoder {
         Decoder::default()
     }
 
-    /// Decodes `payload` into `frame`, reusing its pixel buffer.
+    /// Decodes `payload` into `frame`, reusing its pixel buffer; on error `frame` is unchanged.
     pub fn decode_into(
         &mut self,
         payload: &[u8],
@@ -242,11 +260,10 @@ impl Decoder {
             });
         }
         let encoding = sniff(payload)?;
-        frame.captured_ms = None;
         match encoding {
-            Encoding::Png => png::decode(payload, options, &mut self.scratch, frame)?,
+            Encoding::Png => png::decode(payload, options, &mut self.png_bytes, frame)?,
             Encoding::Tfrm => tfrm::decode(payload, options, frame)?,
-            Encoding::Json => json::decode(payload, options, frame)?,
+            Encoding::Json => json::decode(payload, options, &mut self.celsius, frame)?,
         }
         Ok(encoding)
     }
@@ -259,7 +276,8 @@ pub fn decode(payload: &[u8], options: &DecodeOptions) -> Result<Frame, DecodeEr
     Ok(frame)
 }
 
-/// Checks a declared size against the limits; called before any allocation.
+/// Checks a declared size against the limits and returns the pixel count; called before
+/// any allocation.
 pub(crate) fn check_size(
     width: u32,
     height: u32,
@@ -268,13 +286,14 @@ pub(crate) fn check_size(
     if width == 0 || height == 0 {
         return Err(DecodeError::ZeroSize { width, height });
     }
+    let too_large = DecodeError::TooLarge {
+        width,
+        height,
+        max_width: options.max_width,
+        max_height: options.max_height,
+    };
     if width > options.max_width || height > options.max_height {
-        return Err(DecodeError::TooLarge {
-            width,
-            height,
-            max_width: options.max_width,
-            max_height: options.max_height,
-        });
+        return Err(too_large);
     }
     if let Some((ew, eh)) = options.expected_size
         && (ew, eh) != (width, height)
@@ -286,40 +305,78 @@ pub(crate) fn check_size(
             expected_height: eh,
         });
     }
-    Ok(width as usize * height as usize)
+    // Four bytes a pixel must stay addressable (f32 TFRM data), even on 32-bit targets.
+    match (width as usize).checked_mul(height as usize) {
+        Some(n) if n.checked_mul(4).is_some() => Ok(n),
+        _ => Err(too_large),
+    }
 }
 
-/// Checks every raw count maps into −60…1500 °C; the saturated count is always valid.
-pub(crate) fn check_raw_range(pixels: &[u16], scale: Scale) -> Result<(), DecodeError> {
+/// What a decoder read from a payload's header; it reaches the frame only with the pixels.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Header {
+    pub width: u32,
+    pub height: u32,
+    pub captured_ms: Option<u64>,
+}
+
+impl Header {
+    fn write(self, frame: &mut Frame) {
+        frame.width = self.width;
+        frame.height = self.height;
+        frame.captured_ms = self.captured_ms;
+    }
+}
+
+/// Raw counts whose temperature under `scale` lies in −60…1500 °C, as an inclusive range.
+fn valid_raw_range(scale: Scale) -> (u16, u16) {
     let lo = scale.threshold(MIN_VALID_C);
     // The largest count still at or below the upper limit.
     let hi = scale.threshold(MAX_VALID_C.next_up()).saturating_sub(1);
-    let min = pixels.iter().copied().min().unwrap_or(lo);
-    // `v + 1` wraps the saturated count to 0, so it never counts as the maximum.
-    let max_unsaturated = pixels
-        .iter()
-        .map(|v| v.wrapping_add(1))
-        .max()
-        .unwrap_or(0)
-        .wrapping_sub(1);
-    let too_hot = hi < SATURATED - 1 && max_unsaturated != u16::MAX && max_unsaturated > hi;
-    if min >= lo && !too_hot {
-        return Ok(());
-    }
-    let index = pixels
-        .iter()
-        .position(|&v| v < lo || (v != SATURATED && v > hi))
-        .unwrap_or(0);
-    Err(DecodeError::OutOfRange {
-        index,
-        celsius: scale.celsius(pixels[index]),
-    })
+    (lo, hi)
 }
 
-/// Converts °C values to raw counts: centikelvin when everything fits below 382 °C,
-/// decikelvin otherwise (flames reach 600–1000 °C).
-pub(crate) fn celsius_into_frame(
-    values: impl ExactSizeIterator<Item = f32> + Clone,
+/// Checks every raw count maps into −60…1500 °C; the saturated count is always valid.
+fn check_raw_range(
+    pixels: impl Iterator<Item = u16> + Clone,
+    scale: Scale,
+) -> Result<(), DecodeError> {
+    let (lo, hi) = valid_raw_range(scale);
+    let invalid = |v: u16| v != SATURATED && (v < lo || v > hi);
+    // A branch-free pass first (it vectorises); the index is looked for only on failure.
+    if !pixels.clone().fold(false, |bad, v| bad | invalid(v)) {
+        return Ok(());
+    }
+    match pixels.enumerate().find(|&(_, v)| invalid(v)) {
+        Some((index, raw)) => Err(DecodeError::OutOfRange {
+            index,
+            celsius: scale.celsius(raw),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Checks raw counts, then writes them and `header` to `frame` (and nothing on error).
+pub(crate) fn store_raw(
+    header: Header,
+    scale: Scale,
+    pixels: impl Iterator<Item = u16> + Clone,
+    frame: &mut Frame,
+) -> Result<(), DecodeError> {
+    check_raw_range(pixels.clone(), scale)?;
+    header.write(frame);
+    frame.scale = scale;
+    frame.pixels.clear();
+    frame.pixels.extend(pixels);
+    Ok(())
+}
+
+/// Checks °C values, then writes them as raw counts and `header` to `frame` (and nothing on
+/// error): centikelvin when everything fits below 382 °C, decikelvin otherwise (flames reach
+/// 600–1000 °C).
+pub(crate) fn store_celsius(
+    header: Header,
+    values: impl Iterator<Item = f32> + Clone,
     frame: &mut Frame,
 ) -> Result<(), DecodeError> {
     let mut max = f32::MIN;
@@ -337,6 +394,7 @@ pub(crate) fn celsius_into_frame(
     } else {
         Scale::DECIKELVIN
     };
+    header.write(frame);
     frame.scale = scale;
     frame.pixels.clear();
     frame
@@ -364,14 +422,15 @@ mod tests {
     #[test]
     fn raw_range_accepts_saturated_and_refuses_cold() {
         let s = Scale::CENTIKELVIN;
-        assert!(check_raw_range(&[27315, SATURATED], s).is_ok());
-        let err = check_raw_range(&[27315, 100], s).unwrap_err();
+        let check = |px: &[u16], s| check_raw_range(px.iter().copied(), s);
+        assert!(check(&[27315, SATURATED], s).is_ok());
+        let err = check(&[27315, 100], s).unwrap_err();
         assert!(
             matches!(err, DecodeError::OutOfRange { index: 1, .. }),
             "{err}"
         );
         let d = Scale::DECIKELVIN;
-        assert!(check_raw_range(&[2731, 17731, SATURATED], d).is_ok());
-        assert!(check_raw_range(&[2731, 17740], d).is_err());
+        assert!(check(&[2731, 17731, SATURATED], d).is_ok());
+        assert!(check(&[2731, 17740], d).is_err());
     }
 }

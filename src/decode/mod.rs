@@ -405,17 +405,77 @@ pub(crate) fn store_celsius(
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+
+    use super::fixtures::{json, png16, set_png_size};
     use super::*;
 
     #[test]
     fn sniff_recognises_each_encoding() {
         assert_eq!(sniff(b"\x89PNG\r\n\x1a\nrest"), Ok(Encoding::Png));
         assert_eq!(sniff(b"TFRM\x01"), Ok(Encoding::Tfrm));
-        assert_eq!(sniff(b"  {\"width\":1}"), Ok(Encoding::Json));
+        assert_eq!(sniff(b" \t\r\n{\"width\":1}"), Ok(Encoding::Json));
         assert_eq!(sniff(b""), Err(DecodeError::Empty));
         assert!(matches!(
             sniff(b"GIF89a"),
             Err(DecodeError::UnknownMagic(_))
+        ));
+        // Form feed is whitespace to Rust but not to JSON.
+        assert!(matches!(
+            sniff(b"\x0c{}"),
+            Err(DecodeError::UnknownMagic(_))
+        ));
+    }
+
+    #[test]
+    fn unknown_magic_and_empty_payloads_are_refused() {
+        let opts = DecodeOptions::default();
+        assert_eq!(decode(b"", &opts), Err(DecodeError::Empty));
+        assert_eq!(
+            decode(b"GIF89a\x01\x00\x01\x00", &opts),
+            Err(DecodeError::UnknownMagic(b"GIF89a\x01\x00".to_vec()))
+        );
+        assert!(matches!(
+            decode(b"    ", &opts),
+            Err(DecodeError::UnknownMagic(_))
+        ));
+    }
+
+    #[test]
+    fn payload_beyond_the_limit_is_refused_unread() {
+        let opts = DecodeOptions {
+            max_width: 2,
+            max_height: 2,
+            ..DecodeOptions::default()
+        };
+        let max = opts.max_payload_bytes();
+        assert_eq!(max, 4 * 24 + 4096);
+        // Not even the magic is looked at.
+        let payload = vec![b'x'; max + 1];
+        assert_eq!(
+            decode(&payload, &opts),
+            Err(DecodeError::PayloadTooLarge {
+                bytes: max + 1,
+                max
+            })
+        );
+    }
+
+    #[test]
+    fn extreme_limits_do_not_overflow() {
+        let opts = DecodeOptions {
+            max_width: u32::MAX,
+            max_height: u32::MAX,
+            ..DecodeOptions::default()
+        };
+        assert_eq!(opts.max_payload_bytes(), usize::MAX);
+        assert!(check_size(u32::MAX, u32::MAX, &opts).is_err());
+        // A JSON frame declaring that size is refused before its array is read.
+        let text = format!(r#"{{"width":{0},"height":{0},"celsius":[]}}"#, u32::MAX);
+        assert!(matches!(
+            decode(text.as_bytes(), &opts),
+            Err(DecodeError::TooLarge { .. })
         ));
     }
 
@@ -432,5 +492,295 @@ mod tests {
         let d = Scale::DECIKELVIN;
         assert!(check(&[2731, 17731, SATURATED], d).is_ok());
         assert!(check(&[2731, 17740], d).is_err());
+        // Every count of a centikelvin frame is at or below 382.2 °C.
+        assert!(check(&[21315, SATURATED - 1], s).is_ok());
+        assert!(check(&[21314], s).is_err());
+    }
+
+    /// Messages read like the rest of shedwatch's: lowercase (acronyms aside), no period.
+    fn assert_message_style(message: &str) {
+        let mut chars = message.chars();
+        let (first, second) = (chars.next(), chars.next());
+        assert!(
+            !first.is_some_and(char::is_uppercase) || second.is_some_and(char::is_uppercase),
+            "{message}"
+        );
+        assert!(!message.ends_with('.'), "{message}");
+    }
+
+    #[test]
+    fn messages_name_value_and_unit() {
+        let cases = [
+            (
+                DecodeError::PayloadTooLarge { bytes: 9, max: 8 },
+                "payload of 9 bytes is larger than the 8 bytes a frame may have",
+            ),
+            (
+                DecodeError::TooLarge {
+                    width: 2000,
+                    height: 10,
+                    max_width: 1280,
+                    max_height: 1024,
+                },
+                "frame size 2000×10 px is beyond the limit of 1280×1024 px",
+            ),
+            (
+                DecodeError::OutOfRange {
+                    index: 3,
+                    celsius: -80.0,
+                },
+                "pixel 3 is -80.00 °C, outside −60…1500 °C",
+            ),
+            (
+                DecodeError::PixelCount {
+                    width: 2,
+                    height: 2,
+                    expected: 4,
+                    got: 3,
+                },
+                "2×2 px needs 4 pixels, got 3",
+            ),
+            (
+                DecodeError::Truncated {
+                    what: "TFRM header",
+                    needed: 18,
+                    got: 3,
+                },
+                "truncated TFRM header: needs 18 bytes, got 3 bytes",
+            ),
+        ];
+        for (err, text) in cases {
+            assert_eq!(err.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn every_error_class_has_a_well_formed_message() {
+        let opts = DecodeOptions {
+            max_width: 8,
+            max_height: 8,
+            ..DecodeOptions::default()
+        };
+        let mut cut_png = png16(4, 4, |_, _| 30000);
+        cut_png.truncate(cut_png.len() - 20);
+        let mut zero_png = png16(4, 4, |_, _| 30000);
+        set_png_size(&mut zero_png, 0, 4);
+        let payloads: Vec<Vec<u8>> = vec![
+            vec![],
+            vec![b' '; opts.max_payload_bytes() + 1],
+            b"GIF89a".to_vec(),
+            b"TFRM\x01".to_vec(),
+            b"TFRM\x02\x01".to_vec(),
+            encode_tfrm(1, 1, 0, PixelFormat::U16(&[0])),
+            encode_tfrm(9, 1, 0, PixelFormat::U16(&[30000; 9])),
+            encode_tfrm(2, 1, 0, PixelFormat::F32(&[f32::NAN, 1.0])),
+            encode_tfrm(2, 1, 0, PixelFormat::F32(&[1.0, 1.0, 1.0])),
+            cut_png,
+            zero_png,
+            json(2, 2, &[1.0], None),
+            b"{\"width\":".to_vec(),
+            b"{\"Width\":1}".to_vec(),
+        ];
+        for payload in payloads {
+            let err = decode(&payload, &opts).unwrap_err();
+            assert_message_style(&err.to_string());
+            assert!(!err.kind().is_empty());
+        }
+    }
+
+    // Property tests: arbitrary and mutated payloads never panic, and either decode to a frame
+    // consistent with its size or fail with the frame untouched.
+
+    /// Options the properties run under: the defaults and small limits that real payloads hit.
+    fn option_sets() -> [DecodeOptions; 3] {
+        let small = DecodeOptions {
+            max_width: 6,
+            max_height: 5,
+            ..DecodeOptions::default()
+        };
+        let expected = DecodeOptions {
+            raw_scale: Scale::DECIKELVIN,
+            expected_size: Some((4, 3)),
+            ..DecodeOptions::default()
+        };
+        [DecodeOptions::default(), small, expected]
+    }
+
+    /// Decodes `payload` into a frame that already holds another frame and checks the outcome.
+    fn check_decode(payload: &[u8]) -> Result<(), TestCaseError> {
+        let mut decoder = Decoder::new();
+        for options in option_sets() {
+            let before = Frame {
+                width: 3,
+                height: 1,
+                pixels: vec![30000, 30001, 30002],
+                scale: Scale::DECIKELVIN,
+                captured_ms: Some(42),
+            };
+            let mut frame = before.clone();
+            match decoder.decode_into(payload, &options, &mut frame) {
+                Ok(_) => {
+                    let (w, h) = (frame.width, frame.height);
+                    prop_assert!((1..=options.max_width).contains(&w), "width {}", w);
+                    prop_assert!((1..=options.max_height).contains(&h), "height {}", h);
+                    prop_assert_eq!(frame.pixels.len(), w as usize * h as usize);
+                    if let Some(size) = options.expected_size {
+                        prop_assert_eq!((w, h), size);
+                    }
+                    for &raw in &frame.pixels {
+                        let c = frame.scale.celsius(raw);
+                        // Rounding to a decikelvin count may land 0.05 °C past 1500 °C.
+                        prop_assert!(
+                            raw == SATURATED
+                                || (MIN_VALID_C - 0.1..=MAX_VALID_C + 0.1).contains(&c),
+                            "{} °C",
+                            c
+                        );
+                    }
+                }
+                Err(e) => {
+                    prop_assert_eq!(&frame, &before, "{}", e);
+                    assert_message_style(&e.to_string());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[derive(Debug, Clone, Copy)]
+    enum Format {
+        Png,
+        TfrmU16,
+        TfrmF32,
+        Json,
+    }
+
+    /// A frame that is mostly valid: most counts lie in −60…382 °C, some anywhere.
+    fn raw_frame() -> impl Strategy<Value = (u32, u32, Vec<u16>)> {
+        (1u32..=7, 1u32..=6).prop_flat_map(|(w, h)| {
+            let count = prop_oneof![9 => 21315u16..=SATURATED, 1 => any::<u16>()];
+            let pixels = prop::collection::vec(count, (w * h) as usize);
+            (Just(w), Just(h), pixels)
+        })
+    }
+
+    /// Builds a payload, optionally declaring another size than the data has.
+    fn encode(
+        format: Format,
+        w: u32,
+        h: u32,
+        raw: &[u16],
+        declared: Option<(u32, u32)>,
+    ) -> Vec<u8> {
+        let celsius: Vec<f32> = raw.iter().map(|&v| Scale::CENTIKELVIN.celsius(v)).collect();
+        let (dw, dh) = declared.unwrap_or((w, h));
+        match format {
+            Format::Png => {
+                let mut png = png16(w, h, |x, y| raw[(y * w + x) as usize]);
+                if declared.is_some() {
+                    set_png_size(&mut png, dw, dh);
+                }
+                png
+            }
+            Format::TfrmU16 => encode_tfrm(dw as u16, dh as u16, 7, PixelFormat::U16(raw)),
+            Format::TfrmF32 => encode_tfrm(dw as u16, dh as u16, 7, PixelFormat::F32(&celsius)),
+            Format::Json => json(dw, dh, &celsius, Some(7)),
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Mutation {
+        FlipBit(Index, u8),
+        Truncate(Index),
+        Insert(Index, Vec<u8>),
+    }
+
+    fn mutation() -> impl Strategy<Value = Mutation> {
+        prop_oneof![
+            (any::<Index>(), 0u8..8).prop_map(|(at, bit)| Mutation::FlipBit(at, bit)),
+            any::<Index>().prop_map(Mutation::Truncate),
+            (any::<Index>(), prop::collection::vec(any::<u8>(), 1..6))
+                .prop_map(|(at, bytes)| Mutation::Insert(at, bytes)),
+        ]
+    }
+
+    fn apply(payload: &mut Vec<u8>, mutation: &Mutation) {
+        match mutation {
+            Mutation::FlipBit(at, bit) if !payload.is_empty() => {
+                let i = at.index(payload.len());
+                payload[i] ^= 1 << bit;
+            }
+            Mutation::Truncate(at) => payload.truncate(at.index(payload.len() + 1)),
+            Mutation::Insert(at, bytes) => {
+                let i = at.index(payload.len() + 1);
+                payload.splice(i..i, bytes.iter().copied());
+            }
+            Mutation::FlipBit(..) => {}
+        }
+    }
+
+    fn format() -> impl Strategy<Value = Format> {
+        prop_oneof![
+            Just(Format::Png),
+            Just(Format::TfrmU16),
+            Just(Format::TfrmF32),
+            Just(Format::Json)
+        ]
+    }
+
+    fn declared_size() -> impl Strategy<Value = Option<(u32, u32)>> {
+        let side = prop_oneof![0u32..=9, Just(65_535), Just(u32::MAX), any::<u32>()];
+        prop_oneof![3 => Just(None), 1 => (side.clone(), side).prop_map(Some)]
+    }
+
+    proptest! {
+        #[test]
+        fn random_bytes_never_panic(
+            prefix in prop_oneof![
+                Just(&b""[..]),
+                Just(&b"\x89PNG\r\n\x1a\n"[..]),
+                Just(&b"TFRM\x01\x01"[..]),
+                Just(&b"TFRM\x01\x02"[..]),
+                Just(&b"{"[..]),
+            ],
+            bytes in prop::collection::vec(any::<u8>(), 0..256),
+        ) {
+            let mut payload = prefix.to_vec();
+            payload.extend_from_slice(&bytes);
+            check_decode(&payload)?;
+        }
+
+        #[test]
+        fn mutated_payloads_never_panic(
+            format in format(),
+            (w, h, raw) in raw_frame(),
+            declared in declared_size(),
+            mutations in prop::collection::vec(mutation(), 0..4),
+        ) {
+            let mut payload = encode(format, w, h, &raw, declared);
+            for m in &mutations {
+                apply(&mut payload, m);
+            }
+            check_decode(&payload)?;
+        }
+
+        #[test]
+        fn valid_payloads_round_trip(format in format(), (w, h, raw) in raw_frame()) {
+            let payload = encode(format, w, h, &raw, None);
+            let valid = raw.iter().all(|&v| v >= 21315);
+            match (decode(&payload, &DecodeOptions::default()), valid) {
+                (Ok(frame), true) => {
+                    prop_assert_eq!((frame.width, frame.height), (w, h));
+                    for (i, &v) in raw.iter().enumerate() {
+                        let (x, y) = (i as u32 % w, i as u32 / w);
+                        let (want, got) = (Scale::CENTIKELVIN.celsius(v), frame.celsius_at(x, y));
+                        // f32 °C loses a little; JSON writes the shortest round-trip form.
+                        prop_assert!((want - got).abs() <= 0.06, "pixel {}: {} vs {}", i, want, got);
+                    }
+                }
+                (Err(DecodeError::OutOfRange { .. }), false) => {}
+                (other, valid) => prop_assert!(false, "valid {}: {:?}", valid, other),
+            }
+        }
     }
 }

@@ -63,8 +63,10 @@ pub(super) fn decode(
     };
     // `read_image` hands 16-bit samples over in native byte order.
     let pixels = bytes
-        .chunks_exact(2)
-        .map(|b| u16::from_ne_bytes([b[0], b[1]]));
+        .as_chunks::<2>()
+        .0
+        .iter()
+        .map(|&b| u16::from_ne_bytes(b));
     store_raw(header, options.raw_scale, pixels, frame)
 }
 

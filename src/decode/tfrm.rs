@@ -105,15 +105,20 @@ pub(super) fn decode(
         // 0 means the camera did not know the time.
         captured_ms: (captured_ms != 0).then_some(captured_ms),
     };
+    // Array chunks, unlike `chunks_exact`, let the copy and the checks vectorise.
     if format == 1 {
         let pixels = data
-            .chunks_exact(2)
-            .map(|b| u16::from_le_bytes([b[0], b[1]]));
+            .as_chunks::<2>()
+            .0
+            .iter()
+            .map(|&b| u16::from_le_bytes(b));
         store_raw(header, options.raw_scale, pixels, frame)
     } else {
         let values = data
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+            .as_chunks::<4>()
+            .0
+            .iter()
+            .map(|&b| f32::from_le_bytes(b));
         store_celsius(header, values, frame)
     }
 }

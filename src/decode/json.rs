@@ -2,8 +2,8 @@
 //! `{"width":32,"height":24,"celsius":[…],"ts_ms":1732780000000}` (`ts_ms` optional).
 //!
 //! The object is read in one streaming pass. The size is checked as soon as both `width` and
-//! `height` have been read, and `celsius` is parsed into a reused buffer that never grows
-//! beyond the declared (or, before the size is known, the largest allowed) pixel count, so a
+//! `height` have been read, and `celsius` is parsed into a reused buffer that never holds
+//! more than the declared (or, before the size is known, the largest allowed) pixel count, so a
 //! payload cannot make the decoder allocate more than the limits allow.
 
 use std::fmt;

@@ -10,7 +10,7 @@
 //! | 10 | 8 | capture time, ms since the Unix epoch (0 = unknown) |
 //! | 18 | w×h×2 or w×h×4 | pixels, row-major |
 
-use super::{DecodeError, DecodeOptions, celsius_into_frame, check_raw_range, check_size};
+use super::{DecodeError, DecodeOptions, Header, check_size, store_celsius, store_raw};
 use crate::frame::Frame;
 
 /// First four bytes of every TFRM frame.
@@ -30,8 +30,10 @@ pub enum PixelFormat<'a> {
 }
 
 /// Encodes a TFRM frame (used by `record`, the fixture generator and the benches).
+///
+/// The pixels are written as given, even when there are not `width × height` of them, so
+/// tests can build frames whose declared size is wrong.
 pub fn encode_tfrm(width: u16, height: u16, captured_ms: u64, pixels: PixelFormat<'_>) -> Vec<u8> {
-    let n = width as usize * height as usize;
     let (format, bytes) = match pixels {
         PixelFormat::U16(p) => (1u8, p.len() * 2),
         PixelFormat::F32(p) => (2u8, p.len() * 4),
@@ -51,7 +53,6 @@ pub fn encode_tfrm(width: u16, height: u16, captured_ms: u64, pixels: PixelForma
             .iter()
             .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
     }
-    debug_assert!(n == 0 || out.len() == TFRM_HEADER_LEN + bytes);
     out
 }
 
@@ -98,51 +99,86 @@ pub(super) fn decode(
             extra: data.len() - needed,
         });
     }
-    frame.width = width;
-    frame.height = height;
-    frame.captured_ms = (captured_ms != 0).then_some(captured_ms);
+    let header = Header {
+        width,
+        height,
+        // 0 means the camera did not know the time.
+        captured_ms: (captured_ms != 0).then_some(captured_ms),
+    };
+    // Array chunks, unlike `chunks_exact`, let the copy and the checks vectorise.
     if format == 1 {
-        frame.scale = options.raw_scale;
-        frame.pixels.clear();
-        frame.pixels.extend(
-            data.chunks_exact(2)
-                .map(|b| u16::from_le_bytes([b[0], b[1]])),
-        );
-        check_raw_range(&frame.pixels, frame.scale)
+        let pixels = data
+            .as_chunks::<2>()
+            .0
+            .iter()
+            .map(|&b| u16::from_le_bytes(b));
+        store_raw(header, options.raw_scale, pixels, frame)
     } else {
         let values = data
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-        celsius_into_frame(values, frame)
+            .as_chunks::<4>()
+            .0
+            .iter()
+            .map(|&b| f32::from_le_bytes(b));
+        store_celsius(header, values, frame)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::{DecodeError, DecodeOptions, decode};
+    use super::super::{DecodeError, DecodeOptions, Decoder, decode};
     use super::*;
-    use crate::frame::Scale;
+    use crate::frame::{SATURATED, Scale};
+
+    fn opts() -> DecodeOptions {
+        DecodeOptions::default()
+    }
 
     #[test]
     fn u16_frame_round_trips() {
         let px = [27315u16, 30000, 35315, 65535];
         let bytes = encode_tfrm(2, 2, 1_732_780_000_000, PixelFormat::U16(&px));
-        let f = decode(&bytes, &DecodeOptions::default()).unwrap();
+        let f = decode(&bytes, &opts()).unwrap();
         assert_eq!(f.pixels, px);
+        assert_eq!(f.scale, Scale::CENTIKELVIN);
         assert_eq!(f.captured_ms, Some(1_732_780_000_000));
+    }
+
+    #[test]
+    fn u16_frame_uses_the_configured_raw_scale() {
+        // 17731 dK = 1499.95 °C is valid; 17740 dK = 1500.85 °C is not; saturated always is.
+        let opts = DecodeOptions {
+            raw_scale: Scale::DECIKELVIN,
+            ..opts()
+        };
+        let ok = encode_tfrm(3, 1, 0, PixelFormat::U16(&[2731, 17731, SATURATED]));
+        assert_eq!(decode(&ok, &opts).unwrap().scale, Scale::DECIKELVIN);
+        let hot = encode_tfrm(2, 1, 0, PixelFormat::U16(&[2731, 17740]));
+        assert!(matches!(
+            decode(&hot, &opts),
+            Err(DecodeError::OutOfRange { index: 1, .. })
+        ));
     }
 
     #[test]
     fn f32_flame_uses_decikelvin() {
         let px = [25.0f32, 900.0];
-        let f = decode(
-            &encode_tfrm(2, 1, 0, PixelFormat::F32(&px)),
-            &DecodeOptions::default(),
-        )
-        .unwrap();
+        let f = decode(&encode_tfrm(2, 1, 0, PixelFormat::F32(&px)), &opts()).unwrap();
         assert_eq!(f.scale, Scale::DECIKELVIN);
         assert!((f.celsius_at(1, 0) - 900.0).abs() < 0.06);
         assert_eq!(f.captured_ms, None);
+    }
+
+    #[test]
+    fn truncated_header_is_refused() {
+        let bytes = encode_tfrm(2, 2, 0, PixelFormat::U16(&[30000; 4]));
+        assert_eq!(
+            decode(&bytes[..10], &opts()),
+            Err(DecodeError::Truncated {
+                what: "TFRM header",
+                needed: 18,
+                got: 10
+            })
+        );
     }
 
     #[test]
@@ -150,13 +186,34 @@ mod tests {
         let mut bytes = encode_tfrm(2, 2, 0, PixelFormat::U16(&[30000; 4]));
         bytes.truncate(bytes.len() - 2);
         assert!(matches!(
-            decode(&bytes, &DecodeOptions::default()),
+            decode(&bytes, &opts()),
             Err(DecodeError::PixelCount {
                 expected: 4,
                 got: 3,
                 ..
             })
         ));
+        let long = encode_tfrm(2, 2, 0, PixelFormat::F32(&[20.0; 5]));
+        assert_eq!(
+            decode(&long, &opts()),
+            Err(DecodeError::TrailingBytes {
+                width: 2,
+                height: 2,
+                extra: 4
+            })
+        );
+    }
+
+    #[test]
+    fn zero_side_is_refused() {
+        let bytes = encode_tfrm(0, 5, 0, PixelFormat::U16(&[]));
+        assert_eq!(
+            decode(&bytes, &opts()),
+            Err(DecodeError::ZeroSize {
+                width: 0,
+                height: 5
+            })
+        );
     }
 
     #[test]
@@ -165,22 +222,66 @@ mod tests {
         bytes[6..8].copy_from_slice(&60000u16.to_le_bytes());
         bytes[8..10].copy_from_slice(&60000u16.to_le_bytes());
         assert!(matches!(
-            decode(&bytes, &DecodeOptions::default()),
+            decode(&bytes, &opts()),
             Err(DecodeError::TooLarge { width: 60000, .. })
         ));
     }
 
     #[test]
-    fn nan_and_out_of_range_are_refused() {
-        let nan = encode_tfrm(2, 1, 0, PixelFormat::F32(&[20.0, f32::NAN]));
-        assert_eq!(
-            decode(&nan, &DecodeOptions::default()).unwrap_err(),
-            DecodeError::NotFinite { index: 1 }
-        );
-        let cold = encode_tfrm(2, 1, 0, PixelFormat::F32(&[-80.0, 20.0]));
+    fn unknown_version_and_pixel_format_are_refused() {
+        let mut bytes = encode_tfrm(1, 1, 0, PixelFormat::U16(&[30000]));
+        bytes[4] = 2;
+        assert_eq!(decode(&bytes, &opts()), Err(DecodeError::Version(2)));
+        bytes[4] = TFRM_VERSION;
+        bytes[5] = 3;
+        assert_eq!(decode(&bytes, &opts()), Err(DecodeError::PixelFormat(3)));
+    }
+
+    #[test]
+    fn nan_infinity_and_out_of_range_are_refused() {
+        for (bad, index) in [(f32::NAN, 1), (f32::INFINITY, 1), (f32::NEG_INFINITY, 1)] {
+            let bytes = encode_tfrm(2, 1, 0, PixelFormat::F32(&[20.0, bad]));
+            assert_eq!(
+                decode(&bytes, &opts()),
+                Err(DecodeError::NotFinite { index })
+            );
+        }
+        for bad in [-80.0f32, 1500.5, 1e30] {
+            let bytes = encode_tfrm(2, 1, 0, PixelFormat::F32(&[bad, 20.0]));
+            assert!(matches!(
+                decode(&bytes, &opts()),
+                Err(DecodeError::OutOfRange { index: 0, celsius }) if celsius == bad
+            ));
+        }
+        // The ends of the range are valid.
+        let edges = encode_tfrm(2, 1, 0, PixelFormat::F32(&[-60.0, 1500.0]));
+        assert!(decode(&edges, &opts()).is_ok());
+    }
+
+    #[test]
+    fn cold_raw_count_is_refused_but_saturated_is_not() {
+        let bytes = encode_tfrm(3, 1, 0, PixelFormat::U16(&[SATURATED, 30000, 1000]));
         assert!(matches!(
-            decode(&cold, &DecodeOptions::default()),
-            Err(DecodeError::OutOfRange { index: 0, .. })
+            decode(&bytes, &opts()),
+            Err(DecodeError::OutOfRange { index: 2, .. })
         ));
+    }
+
+    #[test]
+    fn failed_decode_leaves_the_frame_untouched() {
+        let mut decoder = Decoder::new();
+        let mut frame = Frame::default();
+        let good = encode_tfrm(2, 1, 5, PixelFormat::U16(&[30000, 31000]));
+        decoder.decode_into(&good, &opts(), &mut frame).unwrap();
+        let before = frame.clone();
+        let bad = [
+            encode_tfrm(3, 1, 9, PixelFormat::U16(&[30000, 31000, 10])),
+            encode_tfrm(3, 1, 9, PixelFormat::F32(&[20.0, 30.0, f32::NAN])),
+            encode_tfrm(3, 1, 9, PixelFormat::F32(&[20.0, 30.0])),
+        ];
+        for payload in bad {
+            assert!(decoder.decode_into(&payload, &opts(), &mut frame).is_err());
+            assert_eq!(frame, before);
+        }
     }
 }

@@ -205,7 +205,11 @@ pub fn options(config: &Config) -> Result<MqttOptions, SetupError> {
     o.set_max_packet_size(max_incoming_packet(config), 1 << 20);
     o.set_manual_acks(true);
     o.set_clean_session(true);
-    o.set_inflight(m.inflight);
+    // rumqttc stops taking *any* request (our PUBACKs for received commands included) once
+    // its in-flight window is full; the publisher keeps at most `m.inflight` unacknowledged, so
+    // a window twice that size is never full and acknowledgements always get out. (A full
+    // window would let a broker that waits for our PUBACKs stall both directions.)
+    o.set_inflight(m.inflight.saturating_mul(2).saturating_add(2));
     o.set_last_will(LastWill::new(
         status_topic(&config.gateway),
         "offline",

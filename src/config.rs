@@ -368,6 +368,8 @@ pub struct Mqtt {
     pub frame_queue_per_camera: usize,
     /// Messages published but not yet acknowledged at a time.
     pub inflight: u16,
+    /// Seconds between retained health reports on `shedwatch/{gateway}/health`.
+    pub health_interval_s: f64,
     /// User name.
     pub username: String,
     /// Password (prefer `password_file`).
@@ -395,6 +397,7 @@ impl Default for Mqtt {
             reconnect_max_s: 30.0,
             frame_queue_per_camera: 4,
             inflight: 32,
+            health_interval_s: 60.0,
             username: String::new(),
             password: String::new(),
             password_file: String::new(),
@@ -926,6 +929,7 @@ fn check_mqtt(p: &mut Problems, m: &Mqtt) {
     if m.frame_queue_per_camera == 0 {
         p.push("mqtt.frame_queue_per_camera", "0 frames must be at least 1");
     }
+    positive(p, "mqtt.health_interval_s", m.health_interval_s, "s");
     if m.inflight == 0 {
         p.push("mqtt.inflight", "0 messages must be at least 1");
     }

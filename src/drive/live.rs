@@ -23,7 +23,7 @@ use tokio::sync::{Notify, mpsc};
 use super::inbox::{Batch, Inbox};
 use super::mqtt::{self, Backoff, Progress, Routes, Tracker, wall_ms};
 use super::node::Node;
-use super::publisher::Publisher;
+use super::publisher::{Health, Publisher};
 use crate::config::Config;
 use crate::engine::FrameTopic;
 use crate::incident::store::{self, Store};
@@ -138,6 +138,12 @@ pub async fn run(
         subscriptions: mqtt::subscriptions(&config),
         status_topic: mqtt::status_topic(&config.gateway),
         window: config.mqtt.inflight as usize,
+        health: Health {
+            topic: format!("shedwatch/{}/health", config.gateway),
+            every: Duration::from_secs_f64(config.mqtt.health_interval_s),
+            progress: progress.clone(),
+            inbox: inbox.clone(),
+        },
         stopping: stopping.clone(),
         stop: stop.clone(),
     };
@@ -258,6 +264,9 @@ fn engine_loop(
                     .map(|c| (c.topic.as_str(), c.payload.as_slice())),
             )?;
             committed |= !step.is_empty();
+            progress
+                .commands_handled
+                .fetch_add(batch.commands.len() as u64, Ordering::Relaxed);
             for p in batch.commands.into_iter().filter_map(|c| c.ack) {
                 let _ = acks.send(p);
             }
@@ -285,6 +294,14 @@ fn engine_loop(
             }
         }
         progress.frames_handled.fetch_add(frames, Ordering::Relaxed);
+        let decode_errors: u64 = node
+            .engine()
+            .camera_counters()
+            .map(|(_, c)| c.decode_errors.values().sum::<u64>())
+            .sum();
+        progress
+            .decode_errors
+            .store(decode_errors, Ordering::Relaxed);
         let (dropped, _) = inbox.dropped();
         if dropped > dropped_logged.0 && dropped_logged.1.elapsed() >= Duration::from_secs(10) {
             tracing::warn!(

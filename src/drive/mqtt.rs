@@ -103,8 +103,14 @@ pub struct Progress {
     pub mqtt_polls: AtomicU64,
     /// Engine loop iterations (at least one a second).
     pub engine_ticks: AtomicU64,
+    /// Frames received from the broker.
+    pub frames_received: AtomicU64,
     /// Frames the engine handled.
     pub frames_handled: AtomicU64,
+    /// Frames that failed to decode (all cameras).
+    pub decode_errors: AtomicU64,
+    /// Commands the engine handled.
+    pub commands_handled: AtomicU64,
     /// Connections made.
     pub connections: AtomicU64,
     /// 1 while connected.
@@ -389,7 +395,7 @@ pub async fn run_event_loop(
                 failures = 0;
                 let _ = link.send(Link::Connected(generation));
             }
-            Ok(Event::Incoming(Packet::Publish(p))) => route(&routes, p),
+            Ok(Event::Incoming(Packet::Publish(p))) => route(&routes, &progress, p),
             Ok(Event::Incoming(Packet::PubAck(ack))) => {
                 let tag = tracker
                     .lock()
@@ -445,10 +451,11 @@ pub async fn run_event_loop(
     }
 }
 
-fn route(routes: &Routes, p: Publish) {
+fn route(routes: &Routes, progress: &Progress, p: Publish) {
     let topic = p.topic.clone();
     let qos1 = p.qos != QoS::AtMostOnce;
     if let Some(camera) = routes.frames.camera(&topic) {
+        progress.frames_received.fetch_add(1, Ordering::Relaxed);
         let camera = camera.to_owned();
         let received = Received {
             topic,

@@ -12,7 +12,8 @@ use std::time::Duration;
 use rumqttc::{AsyncClient, QoS};
 use tokio::sync::{Notify, mpsc};
 
-use super::mqtt::{Link, Tag, Tracker, subscribe};
+use super::inbox::Inbox;
+use super::mqtt::{Link, Progress, Tag, Tracker, subscribe};
 use crate::incident::store::{Store, StoreError};
 
 /// What the publisher needs.
@@ -34,10 +35,47 @@ pub struct Publisher {
     pub status_topic: String,
     /// Messages unacknowledged at a time.
     pub window: usize,
+    /// The periodic health report.
+    pub health: Health,
     /// Set when the daemon stops: drain, publish `stopped`, return.
     pub stopping: Arc<AtomicBool>,
     /// Signalled with `stopping`.
     pub stop: Arc<Notify>,
+}
+
+/// What goes into the retained `shedwatch/{gateway}/health` report, and how often.
+pub struct Health {
+    /// The topic.
+    pub topic: String,
+    /// Interval.
+    pub every: Duration,
+    /// Counters of the daemon's paths.
+    pub progress: Arc<Progress>,
+    /// The engine's inbox (dropped frames).
+    pub inbox: Arc<Inbox<rumqttc::Publish>>,
+}
+
+/// The health report: counters since the daemon started.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct HealthReport {
+    /// Wall-clock time of the report (ms since the Unix epoch).
+    pub at_ms: u64,
+    /// Frames received from the broker.
+    pub frames_received: u64,
+    /// Frames the engine handled.
+    pub frames_handled: u64,
+    /// Frames dropped because their camera's queue was full.
+    pub frames_dropped: u64,
+    /// Frames that failed to decode.
+    pub decode_errors: u64,
+    /// Commands handled.
+    pub commands: u64,
+    /// Commands dropped in a flood.
+    pub commands_dropped: u64,
+    /// Messages waiting in the outbox.
+    pub outbox: u64,
+    /// Broker connections made.
+    pub connections: u64,
 }
 
 struct State {
@@ -59,6 +97,8 @@ impl Publisher {
             acked: Vec::new(),
             status_acked: false,
         };
+        let mut health = tokio::time::interval(self.health.every);
+        health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             if self.stopping.load(Ordering::Relaxed) {
                 return self.finish(&mut s, grace).await;
@@ -70,6 +110,11 @@ impl Publisher {
                 },
                 _ = self.outbox_changed.notified() => {}
                 _ = self.stop.notified() => {}
+                _ = health.tick() => {
+                    if s.generation.is_some() {
+                        self.report_health().await?;
+                    }
+                }
             }
             // Take every event already waiting before touching the store.
             while let Ok(link) = self.link.try_recv() {
@@ -145,6 +190,26 @@ impl Publisher {
                 s.last_sent = p.id;
             }
         }
+    }
+
+    async fn report_health(&self) -> Result<(), StoreError> {
+        let p = &self.health.progress;
+        let (frames_dropped, commands_dropped) = self.health.inbox.dropped();
+        let report = HealthReport {
+            at_ms: super::mqtt::wall_ms(),
+            frames_received: p.frames_received.load(Ordering::Relaxed),
+            frames_handled: p.frames_handled.load(Ordering::Relaxed),
+            frames_dropped,
+            decode_errors: p.decode_errors.load(Ordering::Relaxed),
+            commands: p.commands_handled.load(Ordering::Relaxed),
+            commands_dropped,
+            outbox: tokio::task::block_in_place(|| self.store().pending_count())?,
+            connections: p.connections.load(Ordering::Relaxed),
+        };
+        let payload = serde_json::to_vec(&report).expect("reports serialise");
+        let topic = self.health.topic.clone();
+        self.publish(Tag::Status, &topic, &payload, true).await;
+        Ok(())
     }
 
     fn store(&self) -> std::sync::MutexGuard<'_, Store> {

@@ -13,6 +13,10 @@ fn frames_faster_than_processing_drop_the_oldest_and_alarms_stay_on_time() {
     let dir = tempfile::tempdir().unwrap();
     let broker = TestBroker::start();
     let config = daemon_config(&broker.url(), dir.path(), "")
+        .replace(
+            "reconnect_max_s = 4",
+            "reconnect_max_s = 4\nhealth_interval_s = 1",
+        )
         .replace("width = 16\nheight = 12", "width = 640\nheight = 512")
         .replace(
             "[[0, 0], [8, 0], [8, 12], [0, 12]]",

@@ -681,7 +681,10 @@ impl Engine {
         };
         {
             let incident = self.incidents.get_mut(&id).expect("open incident exists");
-            if incident.fault != Some(fault) || !incident.active {
+            // A camera flipping between kinds of bad frames is one fault, not an event per
+            // frame; going from bad frames to no frames (or back) is news.
+            let offline = |f: Option<Fault>| f == Some(Fault::Offline);
+            if offline(incident.fault) != offline(Some(fault)) || !incident.active {
                 incident.fault = Some(fault);
                 incident.active = true;
                 incident.updated_ms = now;
@@ -1332,5 +1335,65 @@ polygon = [[8, 0], [16, 0], [16, 12], [8, 12]]
         );
         let s = e.handle(45_000, "thermal/cam/frame", &frame(1, None));
         assert_eq!(events(&s), vec![("cleared".into(), "fault".into())]);
+    }
+
+    fn fault_of(step: &Step) -> Option<String> {
+        step.messages
+            .iter()
+            .filter(|m| m.topic.ends_with("/events"))
+            .map(|m| serde_json::from_slice::<serde_json::Value>(&m.payload).unwrap())
+            .find(|v| v["severity"] == "fault")
+            .map(|v| {
+                format!(
+                    "{} {}",
+                    v["event"].as_str().unwrap(),
+                    v["fault"].as_str().unwrap_or("")
+                )
+            })
+    }
+
+    #[test]
+    fn frozen_camera_is_a_fault_after_frozen_after_s() {
+        let mut e = Engine::new(config(""));
+        let same = frame(7, None);
+        let mut faults = Vec::new();
+        for s in 0..=125u64 {
+            let step = e.handle(s * 1000, "thermal/cam/frame", &same);
+            if let Some(f) = fault_of(&step) {
+                faults.push((s, f));
+            }
+        }
+        assert_eq!(faults, vec![(120, "raised frozen".to_owned())]);
+        let step = e.handle(126_000, "thermal/cam/frame", &frame(8, None));
+        assert_eq!(fault_of(&step).as_deref(), Some("cleared frozen"));
+    }
+
+    #[test]
+    fn undecodable_or_implausible_frames_are_an_invalid_camera() {
+        let mut e = Engine::new(config(""));
+        e.handle(0, "thermal/cam/frame", &frame(0, None));
+        let mut faults = Vec::new();
+        for s in 1..=40u64 {
+            let payload = if s % 2 == 0 {
+                b"garbage".to_vec()
+            } else {
+                // Every pixel saturated: no real scene looks like that.
+                encode_tfrm(16, 12, 0, PixelFormat::U16(&[u16::MAX; 16 * 12]))
+            };
+            let step = e.handle(s * 1000, "thermal/cam/frame", &payload);
+            assert!(
+                events(&step).iter().all(|(_, sev)| sev == "fault"),
+                "no fire from a broken camera"
+            );
+            if let Some(f) = fault_of(&step) {
+                faults.push((s, f));
+            }
+        }
+        // Bad since 1 s; invalid_after_s = 30 s.
+        assert_eq!(faults.len(), 1, "{faults:?}");
+        assert_eq!(faults[0].0, 31);
+        assert!(faults[0].1.starts_with("raised "), "{faults:?}");
+        let (_, counters) = e.camera_counters().next().unwrap();
+        assert_eq!(counters.decode_errors.values().sum::<u64>(), 20);
     }
 }

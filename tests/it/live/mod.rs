@@ -5,8 +5,12 @@
 mod camera_fault;
 mod flood;
 mod outage;
+mod record;
 mod restart;
+mod service;
+mod shared;
 mod slow_consumer;
+mod tls;
 
 use std::io::Write;
 use std::net::TcpStream;
@@ -110,6 +114,7 @@ impl Drop for TestBroker {
 /// The daemon as a process, with its config, store and log in a temp dir.
 pub struct Daemon {
     child: Option<Child>,
+    env: Vec<(String, PathBuf)>,
     pub config: PathBuf,
     log: PathBuf,
 }
@@ -117,10 +122,20 @@ pub struct Daemon {
 impl Daemon {
     /// Writes `config` (TOML) and starts `shedwatch run` on it.
     pub fn start(dir: &Path, config: &str) -> Daemon {
+        Self::start_with_env(dir, config, &[])
+    }
+
+    /// Like [`Daemon::start`], with extra environment variables (e.g. a credentials
+    /// directory, as systemd's `LoadCredential=` sets).
+    pub fn start_with_env(dir: &Path, config: &str, env: &[(&str, &Path)]) -> Daemon {
         let path = dir.join("config.toml");
         std::fs::write(&path, config).unwrap();
         let mut d = Daemon {
             child: None,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_path_buf()))
+                .collect(),
             config: path,
             log: dir.join("daemon.log"),
         };
@@ -147,6 +162,9 @@ impl Daemon {
             if k.starts_with("SHEDWATCH_") {
                 cmd.env_remove(k);
             }
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
         }
         self.child = Some(cmd.spawn().unwrap());
     }
@@ -209,7 +227,7 @@ impl Drop for Daemon {
     }
 }
 
-fn unsafe_kill(pid: u32, signal: &str) {
+pub fn unsafe_kill(pid: u32, signal: &str) {
     let status = Command::new("kill")
         .arg(format!("-{signal}"))
         .arg(pid.to_string())

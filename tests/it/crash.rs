@@ -12,27 +12,18 @@ use std::time::{Duration, Instant};
 
 use shedwatch::incident::store::Store;
 
-use crate::support::bays_frame;
-
-const CONFIG: &str = r#"gateway = "gw"
-[[cameras]]
-id = "cam"
-width = 16
-height = 12
-[[cameras.zones]]
-id = "bay-1"
-polygon = [[0, 0], [8, 0], [8, 12], [0, 12]]
-[[cameras.zones]]
-id = "bay-2"
-polygon = [[8, 0], [16, 0], [16, 12], [8, 12]]
-"#;
+use crate::support::{CAMERA, bays_frame};
 
 /// Ten minutes at one frame per second: bay-1 reaches alarm and nobody answers (it
 /// escalates and re-notifies); bay-2 catches fire and goes through the whole chain, with a
 /// refused close while hot, a repeated request and a malformed command on the way.
 fn write_recording(dir: &Path) {
     fs::create_dir_all(dir.join("frames")).unwrap();
-    fs::write(dir.join("config.toml"), CONFIG).unwrap();
+    fs::write(
+        dir.join("config.toml"),
+        format!("gateway = \"gw\"\n{CAMERA}"),
+    )
+    .unwrap();
     let mut lines = Vec::new();
     let fire_id = "cam.bay-2.200000";
     let commands: BTreeMap<u64, (&str, String)> = [

@@ -6,11 +6,8 @@ use shedwatch::config::Config;
 use shedwatch::decode::{PixelFormat, encode_tfrm};
 use shedwatch::engine::{Engine, Step};
 
-/// A config with one 16×12 camera `cam` and two bays split down the middle, plus `extra`
-/// TOML appended.
-pub fn config(extra: &str) -> Arc<Config> {
-    let text = format!(
-        r#"gateway = "gw"
+/// The test camera: `cam`, 16×12, two bays split down the middle (TOML, last in a file).
+pub const CAMERA: &str = r#"
 [[cameras]]
 id = "cam"
 width = 16
@@ -21,8 +18,11 @@ polygon = [[0, 0], [8, 0], [8, 12], [0, 12]]
 [[cameras.zones]]
 id = "bay-2"
 polygon = [[8, 0], [16, 0], [16, 12], [8, 12]]
-{extra}"#
-    );
+"#;
+
+/// A config, gateway `gw`, with `extra` TOML and the test [`CAMERA`].
+pub fn config(extra: &str) -> Arc<Config> {
+    let text = format!("gateway = \"gw\"\n{extra}\n{CAMERA}");
     Arc::new(Config::parse(&text, Some(Default::default())).expect("test config is valid"))
 }
 

@@ -368,19 +368,9 @@ reconnect_max_s = 4
 [store]
 path = "{}"
 {extra}
-[[cameras]]
-id = "cam"
-width = 16
-height = 12
-offline_after_s = 100
-[[cameras.zones]]
-id = "bay-1"
-polygon = [[0, 0], [8, 0], [8, 12], [0, 12]]
-[[cameras.zones]]
-id = "bay-2"
-polygon = [[8, 0], [16, 0], [16, 12], [8, 12]]
-"#,
-        dir.join("store.db").display()
+{}"#,
+        dir.join("store.db").display(),
+        crate::support::CAMERA.replace("height = 12", "height = 12\noffline_after_s = 100")
     )
 }
 

@@ -88,7 +88,10 @@ fn broker_outage_loses_nothing_and_keeps_order() {
         if outbox <= 4 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "outbox still holds {outbox} messages");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "outbox still holds {outbox} messages"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     daemon.terminate();

@@ -480,19 +480,34 @@ impl Engine {
                 step.incidents.push(incident.clone());
             }
         }
-        self.forget_old_closed();
+        self.forget_old_closed(step);
     }
 
     /// Closed incidents leave memory (the store keeps them) at twice the reopen window, so a
-    /// late reopen is told it is too late rather than that the incident is unknown.
-    fn forget_old_closed(&mut self) {
+    /// late reopen is told it is too late rather than that the incident is unknown; their
+    /// retained state is then cleared from the broker (an empty retained message).
+    fn forget_old_closed(&mut self, step: &mut Step) {
         let now = self.now();
         let window = 2 * ms(self.config.commands.reopen_within_s);
-        self.incidents.retain(|_, i| {
-            i.closure
-                .as_ref()
-                .is_none_or(|c| i.is_open() || now.saturating_sub(c.at_ms) <= window)
-        });
+        let expired: Vec<String> = self
+            .incidents
+            .values()
+            .filter(|i| {
+                i.closure
+                    .as_ref()
+                    .is_some_and(|c| !i.is_open() && now.saturating_sub(c.at_ms) > window)
+            })
+            .map(|i| i.incident.clone())
+            .collect();
+        for id in expired {
+            self.incidents.remove(&id);
+            step.messages.push(Outbound {
+                at_ms: now,
+                topic: format!("{}/incidents/{id}", self.prefix),
+                payload: Vec::new(),
+                retain: true,
+            });
+        }
     }
 
     fn new_camera(&mut self, id: &str, config: Option<&CameraConfig>) -> Camera {
@@ -1350,6 +1365,32 @@ polygon = [[8, 0], [16, 0], [16, 12], [8, 12]]
                     v["fault"].as_str().unwrap_or("")
                 )
             })
+    }
+
+    #[test]
+    fn retained_state_of_a_long_closed_incident_is_cleared() {
+        let mut e = Engine::new(config("[commands]\nreopen_within_s = 60"));
+        e.handle(0, "thermal/cam/frame", &frame(0, Some((3, 3, 60.0))));
+        let mut cleared = Vec::new();
+        for s in 1..200u64 {
+            let hot = (s < 40).then_some((3, 3, 60.0));
+            let step = e.handle(s * 1000, "thermal/cam/frame", &frame(s, hot));
+            cleared.extend(
+                step.messages
+                    .iter()
+                    .filter(|m| m.retain && m.payload.is_empty())
+                    .map(|m| (s, m.topic.clone())),
+            );
+        }
+        // The warning cleared itself when the zone cooled; 120 s later its state goes.
+        let closed_at = e.incidents().count();
+        assert_eq!(closed_at, 0, "forgotten");
+        assert_eq!(cleared.len(), 1, "{cleared:?}");
+        assert!(
+            cleared[0]
+                .1
+                .starts_with("shedwatch/gw/incidents/cam.bay-1.")
+        );
     }
 
     #[test]

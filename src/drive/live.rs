@@ -320,9 +320,24 @@ fn engine_loop(
     }
 }
 
+/// SIGHUP: detection, cameras, zones, escalation (for new incidents) and command limits take
+/// effect at once; the gateway id, the broker connection and the store need a restart, so
+/// the running ones are kept.
 fn reload(node: &mut Node, config_path: &Path) {
     match Config::load(config_path) {
-        Ok(config) => {
+        Ok(mut config) => {
+            let running = node.engine().config();
+            if config.gateway != running.gateway
+                || config.mqtt != running.mqtt
+                || config.store != running.store
+            {
+                tracing::warn!(
+                    "gateway, [mqtt] and [store] changes take effect after a restart; keeping the running ones"
+                );
+                config.gateway = running.gateway.clone();
+                config.mqtt = running.mqtt.clone();
+                config.store = running.store.clone();
+            }
             node.reload(Arc::new(config));
         }
         Err(e) => {

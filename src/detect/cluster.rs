@@ -36,7 +36,7 @@ use std::ops::Range;
 use super::{Layout, MASKED, Span};
 #[cfg(target_arch = "x86_64")]
 use vector::Avx2;
-use vector::{LANES, Portable, STRIP, StripRead, Vector};
+use vector::{LANES, MaxSum, Portable, STRIP, StripRead, Vector};
 
 mod vector;
 
@@ -166,37 +166,64 @@ impl Kernel {
     }
 }
 
-/// A horizontal run of hot pixels `x0..x1` on row `y`, all in one region.
+/// A horizontal run of hot pixels `x0..x1` on row `y`, all in one region, and its label.
 #[derive(Debug, Clone, Copy)]
 struct Run {
     y: u32,
     x0: u32,
     x1: u32,
-    region: u8,
-    max_raw: u16,
-    sum_raw: u64,
+    label: u32,
 }
 
-/// Runs and their union-find forest; a root is always the first run of its component.
+/// No label (yet).
+const NO_LABEL: u32 = u32::MAX;
+
+/// Runs, their labels and the labels' union-find forest.
+///
+/// A run takes the label of a run it touches on the row above (or on its left, across a
+/// region boundary) and only a run that touches two labels joins them; a run that touches
+/// none starts a new label. Each label sums the stats of its own runs as they come, so at the
+/// end a component's stats are merged over its few labels, not over its runs, and a round
+/// blob needs no union-find at all.
 #[derive(Debug, Default)]
-struct Runs {
+struct Components {
     runs: Vec<Run>,
+    /// Per label: its parent; a root is the smallest label of its set, the first created.
     parent: Vec<u32>,
+    /// Per label: the stats of its runs, with `max_x` holding the index of the first run
+    /// that reaches `max_raw` (`max_y` unused).
+    stats: Vec<Hotspot>,
 }
 
-impl Runs {
+/// How the next run of a row links to the runs before it.
+#[derive(Debug, Clone, Copy)]
+struct RowLink {
+    /// The first run of the row above that may touch the next run (runs left of it end
+    /// before it), and the end of that row's runs.
+    above: usize,
+    above_end: usize,
+    /// End and label of the row's last run, `u32::MAX` before the first.
+    left_x1: u32,
+    left_label: u32,
+}
+
+impl RowLink {
+    /// Links to `above` (the runs of the row above, possibly empty).
+    fn new(above: Range<usize>) -> RowLink {
+        RowLink {
+            above: above.start,
+            above_end: above.end,
+            left_x1: u32::MAX,
+            left_label: NO_LABEL,
+        }
+    }
+}
+
+impl Components {
     fn clear(&mut self) {
         self.runs.clear();
         self.parent.clear();
-    }
-
-    fn len(&self) -> usize {
-        self.runs.len()
-    }
-
-    fn push(&mut self, run: Run) {
-        self.parent.push(self.runs.len() as u32);
-        self.runs.push(run);
+        self.stats.clear();
     }
 
     fn find(&mut self, mut i: usize) -> usize {
@@ -208,35 +235,74 @@ impl Runs {
         i
     }
 
-    fn union(&mut self, a: usize, b: usize) {
-        let (ra, rb) = (self.find(a), self.find(b));
-        // The smaller index becomes the root, so roots are first runs in scan order.
-        if ra < rb {
-            self.parent[rb] = ra as u32;
-        } else if rb < ra {
-            self.parent[ra] = rb as u32;
-        }
+    /// Joins the sets of labels `a` and `b`; returns the root.
+    fn union(&mut self, a: u32, b: u32) -> u32 {
+        let (ra, rb) = (self.find(a as usize), self.find(b as usize));
+        // The smaller label becomes the root, so roots are first labels in scan order.
+        let (root, child) = (ra.min(rb), ra.max(rb));
+        self.parent[child] = root as u32;
+        root as u32
     }
 
-    /// Joins the runs of one row (`row`) with each other where they meet at a region boundary
-    /// and with the runs of the row above (`above`, possibly empty) where they touch
-    /// (8-connectivity). Both ranges are in left-to-right order.
-    fn link(&mut self, above: Range<usize>, row: Range<usize>) {
-        let mut p = above.start;
-        for i in row.clone() {
-            let run = self.runs[i];
-            if i > row.start && self.runs[i - 1].x1 == run.x0 {
-                self.union(i - 1, i);
-            }
-            while p < above.end && self.runs[p].x1 < run.x0 {
-                p += 1;
-            }
-            let mut q = p;
-            while q < above.end && self.runs[q].x0 <= run.x1 {
-                self.union(q, i);
-                q += 1;
-            }
+    /// Adds the run `x0..x1` of row `y` in `region`, with its maximum and sum: labels it
+    /// from the runs it touches (8-connectivity) and adds it to its label's stats. Runs come
+    /// in scan order.
+    #[inline(always)]
+    fn add(&mut self, link: &mut RowLink, y: u32, x0: u32, x1: u32, region: u8, ms: MaxSum) {
+        // Split from the run on its left only by a region boundary.
+        let mut label = if link.left_x1 == x0 {
+            link.left_label
+        } else {
+            NO_LABEL
+        };
+        while link.above < link.above_end && self.runs[link.above].x1 < x0 {
+            link.above += 1;
         }
+        // The last run touched may reach under the next run too, so `link.above` stays.
+        let mut q = link.above;
+        while q < link.above_end && self.runs[q].x0 <= x1 {
+            let other = self.runs[q].label;
+            if label == NO_LABEL {
+                label = other;
+            } else if other != label {
+                label = self.union(label, other);
+            }
+            q += 1;
+        }
+        let index = self.runs.len() as u32;
+        if label == NO_LABEL {
+            label = self.parent.len() as u32;
+            self.parent.push(label);
+            self.stats.push(Hotspot {
+                area_px: 0,
+                bbox: [x0, y, x0, y],
+                max_raw: ms.max,
+                max_x: index,
+                max_y: 0,
+                sum_raw: 0,
+                sum_x: 0,
+                sum_y: 0,
+                regions: 0,
+            });
+        }
+        let s = &mut self.stats[label as usize];
+        let n = x1 - x0;
+        s.area_px += n;
+        s.bbox[0] = s.bbox[0].min(x0);
+        s.bbox[2] = s.bbox[2].max(x1 - 1);
+        // A label's runs come in scan order, so the last row is this one.
+        s.bbox[3] = y;
+        // Branch-free: whether a run is hotter is as good as random.
+        let hotter = ms.max > s.max_raw;
+        s.max_raw = s.max_raw.max(ms.max);
+        s.max_x = if hotter { index } else { s.max_x };
+        s.sum_raw += ms.sum;
+        s.sum_x += u64::from(n) * u64::from(x0 + x1 - 1) / 2;
+        s.sum_y += u64::from(n) * u64::from(y);
+        s.regions |= 1u64 << region;
+        self.runs.push(Run { y, x0, x1, label });
+        link.left_x1 = x1;
+        link.left_label = label;
     }
 }
 
@@ -248,6 +314,8 @@ struct Pattern {
     spans: Vec<Span>,
     /// Hot threshold of each pixel's region (any value for masked pixels and padding).
     thresholds: Vec<u16>,
+    /// Region of each pixel ([`MASKED`] for masked pixels and padding).
+    regions: Vec<u8>,
     /// Per strip: bit `i` set when pixel `64·strip + i` is in the frame and not masked.
     unmasked: Vec<u64>,
     /// Per strip: bit `i` set when a span starts at pixel `64·strip + i`.
@@ -262,6 +330,8 @@ impl Pattern {
         self.spans.clear();
         self.spans.extend_from_slice(spans);
         self.thresholds.resize(strips * STRIP, 0);
+        self.regions.clear();
+        self.regions.resize(strips * STRIP, MASKED);
         self.unmasked.clear();
         self.unmasked.resize(strips, 0);
         self.span_starts.clear();
@@ -269,6 +339,7 @@ impl Pattern {
         for span in spans {
             let (x0, x1) = (span.x0 as usize, span.x1 as usize);
             self.span_starts[x0 / STRIP] |= 1 << (x0 % STRIP);
+            self.regions[x0..x1].fill(span.region);
             if span.region != MASKED {
                 self.thresholds[x0..x1].fill(thresholds[span.region as usize]);
                 set_bits(&mut self.unmasked, x0, x1);
@@ -368,13 +439,11 @@ fn set_bits(words: &mut [u64], start: usize, end: usize) {
 #[derive(Debug)]
 pub struct Detector {
     kernel: Kernel,
-    runs: Runs,
+    components: Components,
     patterns: Patterns,
     scratch: Scratch,
-    /// Per run: its hotspot.
-    component: Vec<u32>,
-    /// Per hotspot: the first run that holds its maximum.
-    max_run: Vec<u32>,
+    /// Per label: its hotspot.
+    label_hotspot: Vec<u32>,
     hotspots: Vec<Hotspot>,
     regions: Vec<RegionStats>,
 }
@@ -398,11 +467,10 @@ impl Detector {
             Kernel::new(isa).unwrap_or_else(|| panic!("this CPU does not run the {isa:?} kernel"));
         Detector {
             kernel,
-            runs: Runs::default(),
+            components: Components::default(),
             patterns: Patterns::default(),
             scratch: Scratch::default(),
-            component: Vec::new(),
-            max_run: Vec::new(),
+            label_hotspot: Vec::new(),
             hotspots: Vec::new(),
             regions: Vec::new(),
         }
@@ -437,11 +505,14 @@ impl Detector {
 
     /// Every hot run of the last frame as `(y, x0, x1, hotspot index)`, `x1` exclusive.
     pub fn runs(&self) -> impl Iterator<Item = (u32, u32, u32, usize)> + '_ {
-        self.runs
-            .runs
-            .iter()
-            .zip(&self.component)
-            .map(|(r, &c)| (r.y, r.x0, r.x1, c as usize))
+        self.components.runs.iter().map(|r| {
+            (
+                r.y,
+                r.x0,
+                r.x1,
+                self.label_hotspot[r.label as usize] as usize,
+            )
+        })
     }
 
     /// [`Detector::scan`] compiled with AVX2 enabled, so the intrinsics inline.
@@ -456,7 +527,7 @@ impl Detector {
     fn scan<V: Vector>(&mut self, v: V, pixels: &[u16], layout: &Layout, thresholds: &[u16]) {
         let (w, h) = (layout.width() as usize, layout.height() as usize);
         let frame = Frame { v, pixels, w };
-        self.runs.clear();
+        self.components.clear();
         self.regions.clear();
         self.regions
             .resize(layout.regions(), RegionStats::default());
@@ -486,7 +557,7 @@ impl Detector {
                         pattern,
                         &mut self.scratch,
                         rows,
-                        &mut self.runs,
+                        &mut self.components,
                         &mut self.regions,
                         &mut above,
                     );
@@ -506,57 +577,70 @@ impl Detector {
         self.collect(v, pixels, w);
     }
 
-    /// Turns runs into hotspots, in scan order of their first run.
+    /// Merges the labels' stats into hotspots, in scan order of their first run.
     #[inline(always)]
     fn collect<V: Vector>(&mut self, v: V, pixels: &[u16], w: usize) {
         self.hotspots.clear();
-        self.component.clear();
-        self.max_run.clear();
-        for i in 0..self.runs.len() {
-            let root = self.runs.find(i);
-            let run = self.runs.runs[i];
-            let c = if root == i {
-                self.hotspots.push(Hotspot {
-                    area_px: 0,
-                    bbox: [run.x0, run.y, run.x1 - 1, run.y],
-                    max_raw: run.max_raw,
-                    max_x: 0,
-                    max_y: run.y,
-                    sum_raw: 0,
-                    sum_x: 0,
-                    sum_y: 0,
-                    regions: 0,
-                });
-                self.max_run.push(i as u32);
-                self.hotspots.len() - 1
-            } else {
-                self.component[root] as usize
-            };
-            self.component.push(c as u32);
-            let h = &mut self.hotspots[c];
-            let n = (run.x1 - run.x0) as u64;
-            h.area_px += n as u32;
-            h.bbox[0] = h.bbox[0].min(run.x0);
-            h.bbox[2] = h.bbox[2].max(run.x1 - 1);
-            h.bbox[3] = h.bbox[3].max(run.y);
-            // Branch-free: runs of different hotspots interleave, so a branch would miss.
-            let hotter = run.max_raw > h.max_raw;
-            h.max_raw = h.max_raw.max(run.max_raw);
-            let max_run = &mut self.max_run[c];
-            *max_run = if hotter { i as u32 } else { *max_run };
-            h.sum_raw += run.sum_raw;
-            h.sum_x += n * (run.x0 as u64 + run.x1 as u64 - 1) / 2;
-            h.sum_y += n * run.y as u64;
-            h.regions |= 1u64 << run.region;
+        self.label_hotspot.clear();
+        let c = &mut self.components;
+        for label in 0..c.parent.len() {
+            let root = c.find(label);
+            let s = c.stats[label];
+            if root == label {
+                self.label_hotspot.push(self.hotspots.len() as u32);
+                self.hotspots.push(s);
+                continue;
+            }
+            // The root is a smaller label, so its hotspot exists.
+            let spot = self.label_hotspot[root];
+            self.label_hotspot.push(spot);
+            let h = &mut self.hotspots[spot as usize];
+            h.area_px += s.area_px;
+            h.bbox[0] = h.bbox[0].min(s.bbox[0]);
+            h.bbox[2] = h.bbox[2].max(s.bbox[2]);
+            h.bbox[3] = h.bbox[3].max(s.bbox[3]);
+            // On a tie the run first in scan order holds the first hottest pixel.
+            if (s.max_raw, std::cmp::Reverse(s.max_x)) > (h.max_raw, std::cmp::Reverse(h.max_x)) {
+                (h.max_raw, h.max_x) = (s.max_raw, s.max_x);
+            }
+            h.sum_raw += s.sum_raw;
+            h.sum_x += s.sum_x;
+            h.sum_y += s.sum_y;
+            h.regions |= s.regions;
         }
         // The first hottest pixel is in the first run that reaches the maximum; only that
         // run is searched for it.
-        for (h, &i) in self.hotspots.iter_mut().zip(&self.max_run) {
-            let run = self.runs.runs[i as usize];
+        for h in &mut self.hotspots {
+            let run = c.runs[h.max_x as usize];
             let row = &pixels[run.y as usize * w..][run.x0 as usize..run.x1 as usize];
             h.max_x = run.x0 + v.first_equal(row, h.max_raw) as u32;
             h.max_y = run.y;
         }
+    }
+}
+
+/// Where the runs of one row go.
+struct RowOut<'a> {
+    row: &'a [u16],
+    y: u32,
+    /// The region of each pixel of the row.
+    pixel_regions: &'a [u8],
+    link: RowLink,
+    components: &'a mut Components,
+    regions: &'a mut [RegionStats],
+}
+
+impl RowOut<'_> {
+    /// Adds the run `x0..x1`.
+    #[inline(always)]
+    fn add<V: Vector>(&mut self, v: V, x0: usize, x1: usize) {
+        // A run lies in one span, so its first pixel tells its region.
+        let region = self.pixel_regions[x0];
+        let stats = v.max_sum(self.row, x0, x1);
+        self.regions[region as usize].hot_px += (x1 - x0) as u32;
+        let (y, x0, x1) = (self.y, x0 as u32, x1 as u32);
+        self.components
+            .add(&mut self.link, y, x0, x1, region, stats);
     }
 }
 
@@ -644,7 +728,7 @@ impl<V: Vector> Frame<'_, V> {
         pattern: &Pattern,
         scratch: &mut Scratch,
         rows: Range<usize>,
-        runs: &mut Runs,
+        components: &mut Components,
         regions: &mut [RegionStats],
         above: &mut (usize, Range<usize>),
     ) {
@@ -691,20 +775,22 @@ impl<V: Vector> Frame<'_, V> {
             if (0..hot_strips.len()).all(|j| masks[j * n + r] == 0) {
                 continue;
             }
-            let first = runs.len();
-            self.row_runs(pattern, hot_strips, |j| masks[j * n + r], y, runs, regions);
+            let first = components.runs.len();
             let linked = if above.0.wrapping_add(1) == y {
                 above.1.clone()
             } else {
                 0..0
             };
-            runs.link(linked, first..runs.len());
-            *above = (y, first..runs.len());
+            let mask = |j| masks[j * n + r];
+            self.row_runs(pattern, hot_strips, mask, y, linked, components, regions);
+            *above = (y, first..components.runs.len());
         }
     }
 
-    /// Emits the runs of row `y` from the hot masks of its hot strips (`mask(j)` for hot strip
-    /// `j`), left to right, splitting them where a span begins.
+    /// Adds the runs of row `y` from the hot masks of its hot strips (`mask(j)` for hot
+    /// strip `j`), left to right, splitting them where a span begins; `above` holds the runs
+    /// of row `y - 1` (empty when it has none).
+    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn row_runs(
         &self,
@@ -712,28 +798,21 @@ impl<V: Vector> Frame<'_, V> {
         hot_strips: &[u32],
         mask: impl Fn(usize) -> u64,
         y: usize,
-        runs: &mut Runs,
+        above: Range<usize>,
+        components: &mut Components,
         regions: &mut [RegionStats],
     ) {
-        let row = &self.pixels[y * self.w..(y + 1) * self.w];
-        let spans = &pattern.spans[..];
-        let mut span_index = 0;
-        let mut emit = |x0: usize, x1: usize| {
-            while spans[span_index].x1 as usize <= x0 {
-                span_index += 1;
-            }
-            let region = spans[span_index].region;
-            let stats = self.v.max_sum(row, x0, x1);
-            regions[region as usize].hot_px += (x1 - x0) as u32;
-            runs.push(Run {
-                y: y as u32,
-                x0: x0 as u32,
-                x1: x1 as u32,
-                region,
-                max_raw: stats.max,
-                sum_raw: stats.sum,
-            });
+        let mut out = RowOut {
+            row: &self.pixels[y * self.w..(y + 1) * self.w],
+            y: y as u32,
+            pixel_regions: &pattern.regions,
+            link: RowLink::new(above),
+            components,
+            regions,
         };
+        // A method, not a closure: a closure is compiled without the caller's AVX2, and
+        // the vector code in it would not inline.
+        let mut emit = |x0, x1| out.add(self.v, x0, x1);
         // A run still open at the end of the last strip read, and where that strip ended.
         let mut open: Option<usize> = None;
         let mut read_to = 0;

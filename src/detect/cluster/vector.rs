@@ -428,91 +428,55 @@ mod avx2 {
         }
     }
 
-    /// [`max_sum`] of a run of at most `K·LANES` pixels in a row of at least `LANES`: vector
-    /// `k` takes columns `start + 16k ..` and reads them moved left at the row's end.
     #[target_feature(enable = "avx2")]
     #[inline]
-    fn short_max_sum<const K: usize>(row: &[u16], start: usize, end: usize) -> MaxSum {
-        let last = row.len() - LANES;
+    fn max_sum(row: &[u16], start: usize, end: usize) -> MaxSum {
+        assert!(start < end && end <= row.len(), "run out of bounds");
+        // u32 lanes hold the sum of at most 2¹⁶ values (2¹⁶ × 65 535 < 2³²).
+        if end - start > 1 << 16 || row.len() < LANES {
+            return rare_max_sum(row, start, end);
+        }
         let (mut max, mut sum) = (_mm256_setzero_si256(), _mm256_setzero_si256());
-        for k in 0..K {
-            let own = start + k * LANES;
-            let at = own.min(last);
-            let lanes = _mm256_andnot_si256(
-                first_lanes(own - at),
-                first_lanes((own + LANES).min(end).saturating_sub(at)),
-            );
-            // SAFETY: at <= row.len() - LANES.
-            let v = _mm256_and_si256(unsafe { load(row, at) }, lanes);
+        let mut at = start;
+        while end - at > LANES {
+            // SAFETY: at + LANES < end <= row.len().
+            let v = unsafe { load(row, at) };
             max = _mm256_max_epu16(max, v);
             sum = _mm256_add_epi32(sum, widen_pairs(v));
+            at += LANES;
         }
+        // The last 1 to 16 pixels, read from further left at the row's end, the lanes
+        // outside at..end zeroed.
+        let from = at.min(row.len() - LANES);
+        let lanes = _mm256_andnot_si256(first_lanes(at - from), first_lanes(end - from));
+        // SAFETY: from <= row.len() - LANES.
+        let v = _mm256_and_si256(unsafe { load(row, from) }, lanes);
+        max = _mm256_max_epu16(max, v);
+        sum = _mm256_add_epi32(sum, widen_pairs(v));
         MaxSum {
             max: horizontal_max(max),
             sum: horizontal_sum(sum),
         }
     }
 
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    fn max_sum(row: &[u16], start: usize, end: usize) -> MaxSum {
-        assert!(start < end && end <= row.len(), "run out of bounds");
-        // Runs of blobs are short: a fixed number of masked vectors, without a loop whose
-        // length the branch predictor would have to guess, and small enough to inline.
-        if end - start <= 2 * LANES && row.len() >= LANES {
-            short_max_sum::<2>(row, start, end)
-        } else {
-            long_max_sum(row, start, end)
-        }
-    }
-
-    /// [`max_sum`] of runs too long for [`short_max_sum`] or rows narrower than a vector.
+    /// [`max_sum`] of runs longer than 2¹⁶ pixels or rows narrower than a vector.
     #[target_feature(enable = "avx2")]
     #[inline(never)]
-    fn long_max_sum(row: &[u16], start: usize, end: usize) -> MaxSum {
-        let n = end - start;
-        if n <= 4 * LANES && row.len() >= LANES {
-            return short_max_sum::<4>(row, start, end);
-        }
-        if n < LANES {
-            // A row narrower than a vector.
+    fn rare_max_sum(row: &[u16], start: usize, end: usize) -> MaxSum {
+        if row.len() < LANES {
             let px = &row[start..end];
             return MaxSum {
                 max: px.iter().copied().max().unwrap_or(0),
                 sum: px.iter().map(|&p| u64::from(p)).sum(),
             };
         }
-        // u32 lanes take two values per vector: flushing every 4096 vectors keeps each lane
-        // below 8192 × 65 535 and their total below 2³².
-        const FLUSH_EVERY: usize = 4096;
-        let (mut max, mut lane_sums, mut sum) = (_mm256_setzero_si256(), _mm256_setzero_si256(), 0);
-        let mut at = start;
-        let mut since_flush = 0;
-        while at + LANES <= end {
-            // SAFETY: at + LANES <= end <= row.len().
-            let v = unsafe { load(row, at) };
-            max = _mm256_max_epu16(max, v);
-            lane_sums = _mm256_add_epi32(lane_sums, widen_pairs(v));
-            at += LANES;
-            since_flush += 1;
-            if since_flush == FLUSH_EVERY {
-                sum += horizontal_sum(lane_sums);
-                lane_sums = _mm256_setzero_si256();
-                since_flush = 0;
-            }
+        let mut out = MaxSum { max: 0, sum: 0 };
+        for at in (start..end).step_by(1 << 16) {
+            let part = max_sum(row, at, (at + (1 << 16)).min(end));
+            out.max = out.max.max(part.max);
+            out.sum += part.sum;
         }
-        let tail = end - at;
-        if tail > 0 {
-            // SAFETY: n > LANES. The last vector overlaps; only its last `tail` lanes are new.
-            let v = unsafe { load(row, end - LANES) };
-            max = _mm256_max_epu16(max, v);
-            let fresh = _mm256_andnot_si256(first_lanes(LANES - tail), v);
-            lane_sums = _mm256_add_epi32(lane_sums, widen_pairs(fresh));
-        }
-        MaxSum {
-            max: horizontal_max(max),
-            sum: sum + horizontal_sum(lane_sums),
-        }
+        out
     }
 
     /// Index of the first value in `px` equal to `value`, which `px` holds.

@@ -44,7 +44,7 @@ mod vector;
 mod tests;
 
 /// Most rows in a band: more rows spread the per-band work thinner, fewer mean fewer rows
-/// read again when a strip of the band is hot.
+/// read again when a strip of the band is hot. At most 32: a band's rows are bits of a `u32`.
 const BAND_ROWS: usize = 16;
 
 /// One connected component of hot pixels.
@@ -737,6 +737,8 @@ impl<V: Vector> Frame<'_, V> {
             hot_strips, masks, ..
         } = scratch;
         masks.resize(hot_strips.len() * n, 0);
+        // Bit `r` set when band row `r` has a hot pixel.
+        let mut hot_rows = 0u32;
         for (j, &strip) in hot_strips.iter().enumerate() {
             let strip = strip as usize;
             let thresholds = pattern.strip_thresholds(strip);
@@ -749,12 +751,14 @@ impl<V: Vector> Frame<'_, V> {
                 n,
                 all.vectors * LANES,
             );
-            self.v.hot_rows(
+            let unmasked = pattern.unmasked[strip];
+            hot_rows |= self.v.hot_rows(
                 StripRead {
                     rows: inside,
                     ..all
                 },
                 thresholds,
+                unmasked,
                 masks,
             );
             for r in inside..n {
@@ -765,16 +769,16 @@ impl<V: Vector> Frame<'_, V> {
                     rows: 1,
                     ..all
                 };
-                self.v.hot_rows(one, thresholds, &mut masks[r..r + 1]);
-            }
-            for mask in masks.iter_mut() {
-                *mask &= pattern.unmasked[strip];
+                hot_rows |= self
+                    .v
+                    .hot_rows(one, thresholds, unmasked, &mut masks[r..r + 1])
+                    << r;
             }
         }
-        for (r, y) in rows.enumerate() {
-            if (0..hot_strips.len()).all(|j| masks[j * n + r] == 0) {
-                continue;
-            }
+        while hot_rows != 0 {
+            let r = hot_rows.trailing_zeros() as usize;
+            hot_rows &= hot_rows - 1;
+            let y = rows.start + r;
             let first = components.runs.len();
             let linked = if above.0.wrapping_add(1) == y {
                 above.1.clone()

@@ -34,9 +34,16 @@ pub(super) trait Vector: Copy {
         column_max: &mut [u16; STRIP],
     ) -> u64;
 
-    /// The hot mask of each row of a strip: `masks[r]` bit `i` set when
-    /// `px[off + r·stride + i] >= thresholds[i]`.
-    fn hot_rows(self, strip: StripRead<'_>, thresholds: &[u16; STRIP], masks: &mut [u64]);
+    /// The hot mask of each row of a strip, kept to the bits of `keep`: `masks[r]` bit `i`
+    /// set when `px[off + r·stride + i] >= thresholds[i]` and bit `i` of `keep` is set.
+    /// Returns the rows with a hot pixel: bit `r` set when `masks[r] != 0` (at most 32 rows).
+    fn hot_rows(
+        self,
+        strip: StripRead<'_>,
+        thresholds: &[u16; STRIP],
+        keep: u64,
+        masks: &mut [u64],
+    ) -> u32;
 
     /// Maximum of `px[start..end]`, 0 when empty.
     fn max_of(self, px: &[u16], start: usize, end: usize) -> u16;
@@ -112,19 +119,29 @@ impl Vector for Portable {
     }
 
     #[inline(always)]
-    fn hot_rows(self, strip: StripRead<'_>, thresholds: &[u16; STRIP], masks: &mut [u64]) {
+    fn hot_rows(
+        self,
+        strip: StripRead<'_>,
+        thresholds: &[u16; STRIP],
+        keep: u64,
+        masks: &mut [u64],
+    ) -> u32 {
         strip.check();
+        let mut rows = 0;
         for (r, mask) in masks[..strip.rows].iter_mut().enumerate() {
             let row = strip.row(r);
-            *mask = match row.try_into() {
-                Ok(px) => hot_mask(px, thresholds),
-                Err(_) => {
-                    let mut px = [0u16; STRIP];
-                    px[..row.len()].copy_from_slice(row);
-                    hot_mask(&px, thresholds)
-                }
-            };
+            *mask = keep
+                & match row.try_into() {
+                    Ok(px) => hot_mask(px, thresholds),
+                    Err(_) => {
+                        let mut px = [0u16; STRIP];
+                        px[..row.len()].copy_from_slice(row);
+                        hot_mask(&px, thresholds)
+                    }
+                };
+            rows |= u32::from(*mask != 0) << r;
         }
+        rows
     }
 
     #[inline(always)]
@@ -223,15 +240,21 @@ mod avx2 {
         }
 
         #[inline(always)]
-        fn hot_rows(self, strip: StripRead<'_>, thresholds: &[u16; STRIP], masks: &mut [u64]) {
+        fn hot_rows(
+            self,
+            strip: StripRead<'_>,
+            thresholds: &[u16; STRIP],
+            keep: u64,
+            masks: &mut [u64],
+        ) -> u32 {
             strip.check();
             let masks = &mut masks[..strip.rows];
             unsafe {
                 match strip.vectors {
-                    1 => hot_rows::<1>(strip, thresholds, masks),
-                    2 => hot_rows::<2>(strip, thresholds, masks),
-                    3 => hot_rows::<3>(strip, thresholds, masks),
-                    _ => hot_rows::<4>(strip, thresholds, masks),
+                    1 => hot_rows::<1>(strip, thresholds, keep, masks),
+                    2 => hot_rows::<2>(strip, thresholds, keep, masks),
+                    3 => hot_rows::<3>(strip, thresholds, keep, masks),
+                    _ => hot_rows::<4>(strip, thresholds, keep, masks),
                 }
             }
         }
@@ -381,23 +404,27 @@ mod avx2 {
     }
 
     /// # Safety
-    /// `strip.check()` passed, `strip.vectors == N` and `masks.len() == strip.rows`.
+    /// `strip.check()` passed, `strip.vectors == N` and `masks.len() == strip.rows <= 32`.
     #[target_feature(enable = "avx2")]
     #[inline]
     unsafe fn hot_rows<const N: usize>(
         strip: StripRead<'_>,
         thresholds: &[u16; STRIP],
+        keep: u64,
         masks: &mut [u64],
-    ) {
+    ) -> u32 {
         // SAFETY: N <= 4 vectors of a 64-lane array.
         let t = unsafe { load_n::<N>(thresholds.as_ptr()) };
         let mut p = strip.px.as_ptr().wrapping_add(strip.off);
-        for mask in masks {
+        let mut rows = 0;
+        for (r, mask) in masks.iter_mut().enumerate() {
             // SAFETY: as in fold_strip.
             let v = unsafe { load_n::<N>(p) };
-            *mask = hot_mask(&v, &t);
+            *mask = hot_mask(&v, &t) & keep;
+            rows |= u32::from(*mask != 0) << r;
             p = p.wrapping_add(strip.stride);
         }
+        rows
     }
 
     #[target_feature(enable = "avx2")]

@@ -397,6 +397,8 @@ struct Scratch {
     /// Per pixel: the maximum over the current pattern's rows so far, strip-padded plus
     /// `LANES` for vector reads at the end.
     column_max: Vec<u16>,
+    /// Per strip: the hot mask of the current band's column maxima.
+    strip_hot: Vec<u64>,
     /// Strips of the current band with a hot pixel, ascending.
     hot_strips: Vec<u32>,
     /// Hot masks of the band's hot strips, strip by strip: `masks[j·rows + r]` for hot strip
@@ -535,6 +537,7 @@ impl Detector {
         let strips = w.div_ceil(STRIP);
         let scratch = &mut self.scratch;
         scratch.column_max.resize(strips * STRIP + LANES, 0);
+        scratch.strip_hot.resize(strips, 0);
         // Sized for the worst band up front, so no later frame of this size grows them.
         scratch.hot_strips.reserve(strips);
         scratch.masks.reserve(strips * BAND_ROWS);
@@ -681,8 +684,22 @@ impl<V: Vector> Frame<'_, V> {
     /// returns whether there is one.
     #[inline(always)]
     fn fold_band(&self, pattern: &Pattern, scratch: &mut Scratch, rows: Range<usize>) -> bool {
-        scratch.hot_strips.clear();
-        for (strip, &unmasked) in pattern.unmasked.iter().enumerate() {
+        let strips = pattern.unmasked.len();
+        // Strips inside the row; only a last, narrower one may read past the frame's end.
+        let whole = self.w / STRIP;
+        let band = StripRead {
+            px: self.pixels,
+            off: rows.start * self.w,
+            stride: self.w,
+            rows: rows.len(),
+            vectors: STRIP / LANES,
+        };
+        let hot = &mut scratch.strip_hot;
+        let thresholds = &pattern.thresholds;
+        self.v
+            .fold_strips(band, whole, thresholds, &mut scratch.column_max, hot);
+        if whole < strips {
+            let strip = whole;
             let thresholds = pattern.strip_thresholds(strip);
             let column_max: &mut [u16; STRIP] = (&mut scratch.column_max[strip * STRIP..][..STRIP])
                 .try_into()
@@ -695,7 +712,7 @@ impl<V: Vector> Frame<'_, V> {
                 all.rows,
                 all.vectors * LANES,
             );
-            let mut hot = self.v.fold_strip(
+            hot[strip] = self.v.fold_strip(
                 StripRead {
                     rows: inside,
                     ..all
@@ -711,8 +728,11 @@ impl<V: Vector> Frame<'_, V> {
                     rows: 1,
                     ..all
                 };
-                hot |= self.v.fold_strip(one, thresholds, column_max);
+                hot[strip] |= self.v.fold_strip(one, thresholds, column_max);
             }
+        }
+        scratch.hot_strips.clear();
+        for (strip, (&hot, &unmasked)) in hot.iter().zip(&pattern.unmasked).enumerate() {
             if hot & unmasked != 0 {
                 scratch.hot_strips.push(strip as u32);
             }

@@ -34,6 +34,33 @@ pub(super) trait Vector: Copy {
         column_max: &mut [u16; STRIP],
     ) -> u64;
 
+    /// [`Vector::fold_strip`] for `strips` whole strips side by side: strip `s` reads the
+    /// 64 pixels from `off + 64·s + r·stride` for each row `r < rows` (at least one; `vectors`
+    /// is ignored), folds them into `column_max[64·s..]` against `thresholds[64·s..]` and
+    /// writes its hot mask to `hot[s]`. One bounds check for all strips.
+    fn fold_strips(
+        self,
+        read: StripRead<'_>,
+        strips: usize,
+        thresholds: &[u16],
+        column_max: &mut [u16],
+        hot: &mut [u64],
+    ) {
+        for (s, hot) in hot[..strips].iter_mut().enumerate() {
+            let x = s * STRIP;
+            let strip = StripRead {
+                off: read.off + x,
+                vectors: STRIP / LANES,
+                ..read
+            };
+            let thresholds = thresholds[x..][..STRIP].try_into().expect("whole strips");
+            let column_max = (&mut column_max[x..][..STRIP])
+                .try_into()
+                .expect("whole strips");
+            *hot = self.fold_strip(strip, thresholds, column_max);
+        }
+    }
+
     /// The hot mask of each row of a strip, kept to the bits of `keep`: `masks[r]` bit `i`
     /// set when `px[off + r·stride + i] >= thresholds[i]` and bit `i` of `keep` is set.
     /// Returns the rows with a hot pixel: bit `r` set when `masks[r] != 0` (at most 32 rows).
@@ -75,12 +102,18 @@ impl StripRead<'_> {
             (1..=STRIP / LANES).contains(&self.vectors),
             "1 to 4 vectors"
         );
+        self.check_width(self.vectors * LANES);
+    }
+
+    /// Panics unless `width` pixels from `off + r·stride` lie inside `px` for every row.
+    #[inline(always)]
+    fn check_width(&self, width: usize) {
         if let Some(last_row) = self.rows.checked_sub(1) {
             // Saturating, so an overflow fails the assert too.
             let end = last_row
                 .saturating_mul(self.stride)
                 .saturating_add(self.off)
-                .saturating_add(self.vectors * LANES);
+                .saturating_add(width);
             assert!(end <= self.px.len(), "strip read out of bounds");
         }
     }
@@ -237,6 +270,27 @@ mod avx2 {
                     _ => fold_strip::<4>(strip, thresholds, column_max),
                 }
             }
+        }
+
+        #[inline(always)]
+        fn fold_strips(
+            self,
+            read: StripRead<'_>,
+            strips: usize,
+            thresholds: &[u16],
+            column_max: &mut [u16],
+            hot: &mut [u64],
+        ) {
+            let width = strips * STRIP;
+            assert!(
+                read.rows >= 1
+                    && thresholds.len() >= width
+                    && column_max.len() >= width
+                    && hot.len() >= strips,
+                "fold_strips: buffers too short"
+            );
+            StripRead { vectors: 1, ..read }.check_width(width);
+            unsafe { fold_strips(read, strips, thresholds, column_max, hot) }
         }
 
         #[inline(always)]
@@ -401,6 +455,48 @@ mod avx2 {
             unsafe { _mm256_storeu_si256(column_max.as_mut_ptr().add(i * LANES).cast(), merged) };
         }
         hot_mask(&max, &t)
+    }
+
+    /// # Safety
+    /// `read.check_width(64·strips)` passed, `read.rows >= 1`, and `thresholds`,
+    /// `column_max` and `hot` hold `64·strips`, `64·strips` and `strips` values.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn fold_strips(
+        read: StripRead<'_>,
+        strips: usize,
+        thresholds: &[u16],
+        column_max: &mut [u16],
+        hot: &mut [u64],
+    ) {
+        let first_row = read.px.as_ptr().wrapping_add(read.off);
+        for (s, hot) in hot[..strips].iter_mut().enumerate() {
+            let x = s * STRIP;
+            let mut p = first_row.wrapping_add(x);
+            // SAFETY (loads and the store): rows r < read.rows of strip s lie inside px, and
+            // the buffers hold strip s, as the caller vouches.
+            let mut max = unsafe { load_n::<4>(p) };
+            for _ in 1..read.rows {
+                p = p.wrapping_add(read.stride);
+                let v = unsafe { load_n::<4>(p) };
+                for i in 0..4 {
+                    max[i] = _mm256_max_epu16(max[i], v[i]);
+                }
+            }
+            let (t, old) = unsafe {
+                (
+                    load_n::<4>(thresholds.as_ptr().add(x)),
+                    load_n::<4>(column_max.as_ptr().add(x)),
+                )
+            };
+            for i in 0..4 {
+                let merged = _mm256_max_epu16(old[i], max[i]);
+                unsafe {
+                    _mm256_storeu_si256(column_max.as_mut_ptr().add(x + i * LANES).cast(), merged)
+                };
+            }
+            *hot = hot_mask(&max, &t);
+        }
     }
 
     /// # Safety

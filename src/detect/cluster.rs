@@ -537,7 +537,8 @@ impl Detector {
         let strips = w.div_ceil(STRIP);
         let scratch = &mut self.scratch;
         scratch.column_max.resize(strips * STRIP + LANES, 0);
-        scratch.strip_hot.resize(strips, 0);
+        // One more: fold_strips may write a mask past a whole last strip.
+        scratch.strip_hot.resize(strips + 1, 0);
         // Sized for the worst band up front, so no later frame of this size grows them.
         scratch.hot_strips.reserve(strips);
         scratch.masks.reserve(strips * BAND_ROWS);
@@ -684,9 +685,10 @@ impl<V: Vector> Frame<'_, V> {
     /// returns whether there is one.
     #[inline(always)]
     fn fold_band(&self, pattern: &Pattern, scratch: &mut Scratch, rows: Range<usize>) -> bool {
-        let strips = pattern.unmasked.len();
-        // Strips inside the row; only a last, narrower one may read past the frame's end.
         let whole = self.w / STRIP;
+        // Vectors of a last, narrower strip; they may reach past the row's end and, on the
+        // last rows of the frame, past the frame's end.
+        let tail = (self.w - whole * STRIP).div_ceil(LANES);
         let band = StripRead {
             px: self.pixels,
             off: rows.start * self.w,
@@ -694,11 +696,18 @@ impl<V: Vector> Frame<'_, V> {
             rows: rows.len(),
             vectors: STRIP / LANES,
         };
+        let last_read = (rows.end - 1) * self.w + whole * STRIP + tail * LANES;
+        let tail_inside = last_read <= self.pixels.len();
         let hot = &mut scratch.strip_hot;
-        let thresholds = &pattern.thresholds;
-        self.v
-            .fold_strips(band, whole, thresholds, &mut scratch.column_max, hot);
-        if whole < strips {
+        self.v.fold_strips(
+            band,
+            whole,
+            if tail_inside { tail } else { 0 },
+            &pattern.thresholds,
+            &mut scratch.column_max,
+            hot,
+        );
+        if tail > 0 && !tail_inside {
             let strip = whole;
             let thresholds = pattern.strip_thresholds(strip);
             let column_max: &mut [u16; STRIP] = (&mut scratch.column_max[strip * STRIP..][..STRIP])

@@ -34,23 +34,26 @@ pub(super) trait Vector: Copy {
         column_max: &mut [u16; STRIP],
     ) -> u64;
 
-    /// [`Vector::fold_strip`] for `strips` whole strips side by side: strip `s` reads the
-    /// 64 pixels from `off + 64·s + r·stride` for each row `r < rows` (at least one; `vectors`
-    /// is ignored), folds them into `column_max[64·s..]` against `thresholds[64·s..]` and
-    /// writes its hot mask to `hot[s]`. One bounds check for all strips.
+    /// [`Vector::fold_strip`] for `strips` whole strips side by side and then, when `tail`
+    /// is 1 to 4, one more strip of `tail` vectors: strip `s` reads from `off + 64·s + r·stride`
+    /// for each row `r < rows` (`vectors` is ignored), folds into `column_max[64·s..]`
+    /// against `thresholds[64·s..]` and writes its hot mask to `hot[s]`. Buffers hold whole
+    /// strips. One bounds check for all strips.
     fn fold_strips(
         self,
         read: StripRead<'_>,
         strips: usize,
+        tail: usize,
         thresholds: &[u16],
         column_max: &mut [u16],
         hot: &mut [u64],
     ) {
-        for (s, hot) in hot[..strips].iter_mut().enumerate() {
+        let tail_strip = usize::from(tail > 0);
+        for (s, hot) in hot[..strips + tail_strip].iter_mut().enumerate() {
             let x = s * STRIP;
             let strip = StripRead {
                 off: read.off + x,
-                vectors: STRIP / LANES,
+                vectors: if s < strips { STRIP / LANES } else { tail },
                 ..read
             };
             let thresholds = thresholds[x..][..STRIP].try_into().expect("whole strips");
@@ -277,20 +280,21 @@ mod avx2 {
             self,
             read: StripRead<'_>,
             strips: usize,
+            tail: usize,
             thresholds: &[u16],
             column_max: &mut [u16],
             hot: &mut [u64],
         ) {
-            let width = strips * STRIP;
+            let width = strips * STRIP + tail * LANES;
             assert!(
-                read.rows >= 1
+                tail <= STRIP / LANES
                     && thresholds.len() >= width
                     && column_max.len() >= width
-                    && hot.len() >= strips,
+                    && hot.len() > strips,
                 "fold_strips: buffers too short"
             );
-            StripRead { vectors: 1, ..read }.check_width(width);
-            unsafe { fold_strips(read, strips, thresholds, column_max, hot) }
+            read.check_width(width);
+            unsafe { fold_strips(read, strips, tail, thresholds, column_max, hot) }
         }
 
         #[inline(always)]
@@ -431,72 +435,104 @@ mod avx2 {
         thresholds: &[u16; STRIP],
         column_max: &mut [u16; STRIP],
     ) -> u64 {
+        // SAFETY: the check bounds every row; N <= 4 vectors of 64-lane arrays.
+        unsafe {
+            fold_core::<N>(
+                strip.px.as_ptr().wrapping_add(strip.off),
+                strip.rows,
+                strip.stride,
+                thresholds.as_ptr(),
+                column_max.as_mut_ptr(),
+            )
+        }
+    }
+
+    /// Folds `rows` rows of `N` vectors from `p + r·stride` into `column_max` and returns
+    /// the hot mask of their maxima against `thresholds`.
+    ///
+    /// # Safety
+    /// The rows are readable, and `thresholds` and `column_max` hold `N·LANES` values.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn fold_core<const N: usize>(
+        mut p: *const u16,
+        rows: usize,
+        stride: usize,
+        thresholds: *const u16,
+        column_max: *mut u16,
+    ) -> u64 {
+        // Raw pointers: the caller bounds every row, so no bounds check per row.
         let mut max = [_mm256_setzero_si256(); N];
-        // Raw pointers: the check bounds every row, so no bounds check per row.
-        let mut p = strip.px.as_ptr().wrapping_add(strip.off);
-        for _ in 0..strip.rows {
-            // SAFETY: row r reads N·LANES values at off + r·stride, inside px.
+        let mut fold = |p: *const u16| {
+            // SAFETY: a row the caller vouches for.
             let v = unsafe { load_n::<N>(p) };
             for i in 0..N {
                 max[i] = _mm256_max_epu16(max[i], v[i]);
             }
-            p = p.wrapping_add(strip.stride);
-        }
-        // SAFETY: N <= 4 vectors of 64-lane arrays.
-        let (t, old) = unsafe {
-            (
-                load_n::<N>(thresholds.as_ptr()),
-                load_n::<N>(column_max.as_ptr()),
-            )
         };
+        // Four rows a turn: the loop overhead would otherwise cost almost as much as the
+        // loads and maxima.
+        let mut left = rows;
+        while left >= 4 {
+            fold(p);
+            fold(p.wrapping_add(stride));
+            fold(p.wrapping_add(2 * stride));
+            fold(p.wrapping_add(3 * stride));
+            p = p.wrapping_add(4 * stride);
+            left -= 4;
+        }
+        for _ in 0..left {
+            fold(p);
+            p = p.wrapping_add(stride);
+        }
+        // SAFETY: N·LANES values, as the caller vouches.
+        let (t, old) = unsafe { (load_n::<N>(thresholds), load_n::<N>(column_max)) };
         for i in 0..N {
             let merged = _mm256_max_epu16(old[i], max[i]);
             // SAFETY: as above.
-            unsafe { _mm256_storeu_si256(column_max.as_mut_ptr().add(i * LANES).cast(), merged) };
+            unsafe { _mm256_storeu_si256(column_max.add(i * LANES).cast(), merged) };
         }
         hot_mask(&max, &t)
     }
 
     /// # Safety
-    /// `read.check_width(64·strips)` passed, `read.rows >= 1`, and `thresholds`,
-    /// `column_max` and `hot` hold `64·strips`, `64·strips` and `strips` values.
+    /// `read.check_width(64·strips + 16·tail)` passed, `tail <= 4`, `thresholds` and
+    /// `column_max` hold that many values and `hot` more than `strips` masks.
     #[target_feature(enable = "avx2")]
     #[inline]
     unsafe fn fold_strips(
         read: StripRead<'_>,
         strips: usize,
+        tail: usize,
         thresholds: &[u16],
         column_max: &mut [u16],
         hot: &mut [u64],
     ) {
         let first_row = read.px.as_ptr().wrapping_add(read.off);
+        let (rows, stride) = (read.rows, read.stride);
+        let t = thresholds.as_ptr();
+        let c = column_max.as_mut_ptr();
+        // SAFETY (every fold_core): strip s and the tail lie inside the rows and buffers,
+        // as the caller vouches.
         for (s, hot) in hot[..strips].iter_mut().enumerate() {
             let x = s * STRIP;
-            let mut p = first_row.wrapping_add(x);
-            // SAFETY (loads and the store): rows r < read.rows of strip s lie inside px, and
-            // the buffers hold strip s, as the caller vouches.
-            let mut max = unsafe { load_n::<4>(p) };
-            for _ in 1..read.rows {
-                p = p.wrapping_add(read.stride);
-                let v = unsafe { load_n::<4>(p) };
-                for i in 0..4 {
-                    max[i] = _mm256_max_epu16(max[i], v[i]);
-                }
-            }
-            let (t, old) = unsafe {
-                (
-                    load_n::<4>(thresholds.as_ptr().add(x)),
-                    load_n::<4>(column_max.as_ptr().add(x)),
-                )
-            };
-            for i in 0..4 {
-                let merged = _mm256_max_epu16(old[i], max[i]);
-                unsafe {
-                    _mm256_storeu_si256(column_max.as_mut_ptr().add(x + i * LANES).cast(), merged)
-                };
-            }
-            *hot = hot_mask(&max, &t);
+            *hot = unsafe { fold_core::<4>(first_row.add(x), rows, stride, t.add(x), c.add(x)) };
         }
+        let x = strips * STRIP;
+        let (p, t, c) = (
+            first_row.wrapping_add(x),
+            t.wrapping_add(x),
+            c.wrapping_add(x),
+        );
+        hot[strips] = unsafe {
+            match tail {
+                0 => return,
+                1 => fold_core::<1>(p, rows, stride, t, c),
+                2 => fold_core::<2>(p, rows, stride, t, c),
+                3 => fold_core::<3>(p, rows, stride, t, c),
+                _ => fold_core::<4>(p, rows, stride, t, c),
+            }
+        };
     }
 
     /// # Safety

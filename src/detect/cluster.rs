@@ -195,28 +195,21 @@ struct Components {
     stats: Vec<Hotspot>,
 }
 
-/// How the next run of a row links to the runs before it.
+/// A run as linking the next row needs it.
 #[derive(Debug, Clone, Copy)]
-struct RowLink {
-    /// The first run of the row above that may touch the next run (runs left of it end
-    /// before it), and the end of that row's runs.
-    above: usize,
-    above_end: usize,
-    /// End and label of the row's last run, `u32::MAX` before the first.
-    left_x1: u32,
-    left_label: u32,
+struct Link {
+    x0: u32,
+    x1: u32,
+    label: u32,
 }
 
-impl RowLink {
-    /// Links to `above` (the runs of the row above, possibly empty).
-    fn new(above: Range<usize>) -> RowLink {
-        RowLink {
-            above: above.start,
-            above_end: above.end,
-            left_x1: u32::MAX,
-            left_label: NO_LABEL,
-        }
-    }
+/// The runs of the last row scanned in detail, and room for those of the next one.
+#[derive(Debug, Default)]
+struct RowLinks {
+    /// The row `above` holds, `usize::MAX` for none.
+    y: usize,
+    above: Vec<Link>,
+    current: Vec<Link>,
 }
 
 impl Components {
@@ -244,32 +237,35 @@ impl Components {
         root as u32
     }
 
-    /// Adds the run `x0..x1` of row `y` in `region`, with its maximum and sum: labels it
-    /// from the runs it touches (8-connectivity) and adds it to its label's stats. Runs come
-    /// in scan order.
+    /// The label of the run `x0..x1` from the runs it touches (8-connectivity): `left`, the
+    /// run before it on its row, when they meet at a region boundary, and the runs `above`
+    /// from `above[*from]` on, where `*from` is left at the first one that may touch the
+    /// next run. [`NO_LABEL`] when it touches none.
     #[inline(always)]
-    fn add(&mut self, link: &mut RowLink, y: u32, x0: u32, x1: u32, region: u8, ms: MaxSum) {
-        // Split from the run on its left only by a region boundary.
-        let mut label = if link.left_x1 == x0 {
-            link.left_label
-        } else {
-            NO_LABEL
-        };
-        while link.above < link.above_end && self.runs[link.above].x1 < x0 {
-            link.above += 1;
+    fn label(&mut self, above: &[Link], from: &mut usize, left: Link, x0: u32, x1: u32) -> u32 {
+        let mut label = if left.x1 == x0 { left.label } else { NO_LABEL };
+        while let Some(a) = above.get(*from)
+            && a.x1 < x0
+        {
+            *from += 1;
         }
-        // The last run touched may reach under the next run too, so `link.above` stays.
-        let mut q = link.above;
-        while q < link.above_end && self.runs[q].x0 <= x1 {
-            let other = self.runs[q].label;
+        // The last run touched may reach under the next run too, so `from` stays.
+        for a in above[*from..].iter().take_while(|a| a.x0 <= x1) {
             if label == NO_LABEL {
-                label = other;
-            } else if other != label {
-                label = self.union(label, other);
+                label = a.label;
+            } else if a.label != label {
+                label = self.union(label, a.label);
             }
-            q += 1;
         }
+        label
+    }
+
+    /// Adds the run `x0..x1` of row `y` in `region`, with its maximum and sum, to the stats
+    /// of `label`, a new label when [`NO_LABEL`]; returns the label. Runs come in scan order.
+    #[inline(always)]
+    fn add(&mut self, label: u32, y: u32, x0: u32, x1: u32, region: u8, ms: MaxSum) -> u32 {
         let index = self.runs.len() as u32;
+        let mut label = label;
         if label == NO_LABEL {
             label = self.parent.len() as u32;
             self.parent.push(label);
@@ -295,14 +291,13 @@ impl Components {
         // Branch-free: whether a run is hotter is as good as random.
         let hotter = ms.max > s.max_raw;
         s.max_raw = s.max_raw.max(ms.max);
-        s.max_x = if hotter { index } else { s.max_x };
+        s.max_x = std::hint::select_unpredictable(hotter, index, s.max_x);
         s.sum_raw += ms.sum;
         s.sum_x += u64::from(n) * u64::from(x0 + x1 - 1) / 2;
         s.sum_y += u64::from(n) * u64::from(y);
         s.regions |= 1u64 << region;
         self.runs.push(Run { y, x0, x1, label });
-        link.left_x1 = x1;
-        link.left_label = label;
+        label
     }
 }
 
@@ -404,6 +399,9 @@ struct Scratch {
     /// Hot masks of the band's hot strips, strip by strip: `masks[j·rows + r]` for hot strip
     /// `j` and band row `r`.
     masks: Vec<u64>,
+    /// The runs of one row as `(x0, x1)`.
+    bounds: Vec<(u32, u32)>,
+    links: RowLinks,
 }
 
 /// Rows `r < rows` whose `read` pixels from `first + r·stride` lie inside `len` pixels; the
@@ -542,16 +540,18 @@ impl Detector {
         // Sized for the worst band up front, so no later frame of this size grows them.
         scratch.hot_strips.reserve(strips);
         scratch.masks.reserve(strips * BAND_ROWS);
-        // The last row scanned in detail and its runs.
-        let mut above: (usize, Range<usize>) = (usize::MAX, 0..0);
+        // A row has at most `w` runs.
+        scratch.bounds.reserve(w);
+        scratch.links.above.reserve(w);
+        scratch.links.current.reserve(w);
+        // No row above the first.
+        scratch.links.y = usize::MAX;
+        scratch.links.above.clear();
         let mut y = 0;
         let mut index = 0;
         while y < h {
             let spans = layout.row(y as u32);
-            let mut end = y + 1;
-            while end < h && layout.repeats_row_above(end as u32) {
-                end += 1;
-            }
+            let end = layout.same_rows_until(y as u32) as usize;
             let pattern = self.patterns.get(index, spans);
             self.scratch.column_max.fill(0);
             for band in (y..end).step_by(BAND_ROWS) {
@@ -563,7 +563,6 @@ impl Detector {
                         rows,
                         &mut self.components,
                         &mut self.regions,
-                        &mut above,
                     );
                 }
             }
@@ -620,31 +619,6 @@ impl Detector {
             h.max_x = run.x0 + v.first_equal(row, h.max_raw) as u32;
             h.max_y = run.y;
         }
-    }
-}
-
-/// Where the runs of one row go.
-struct RowOut<'a> {
-    row: &'a [u16],
-    y: u32,
-    /// The region of each pixel of the row.
-    pixel_regions: &'a [u8],
-    link: RowLink,
-    components: &'a mut Components,
-    regions: &'a mut [RegionStats],
-}
-
-impl RowOut<'_> {
-    /// Adds the run `x0..x1`.
-    #[inline(always)]
-    fn add<V: Vector>(&mut self, v: V, x0: usize, x1: usize) {
-        // A run lies in one span, so its first pixel tells its region.
-        let region = self.pixel_regions[x0];
-        let stats = v.max_sum(self.row, x0, x1);
-        self.regions[region as usize].hot_px += (x1 - x0) as u32;
-        let (y, x0, x1) = (self.y, x0 as u32, x1 as u32);
-        self.components
-            .add(&mut self.link, y, x0, x1, region, stats);
     }
 }
 
@@ -759,11 +733,14 @@ impl<V: Vector> Frame<'_, V> {
         rows: Range<usize>,
         components: &mut Components,
         regions: &mut [RegionStats],
-        above: &mut (usize, Range<usize>),
     ) {
         let n = rows.len();
         let Scratch {
-            hot_strips, masks, ..
+            hot_strips,
+            masks,
+            bounds,
+            links,
+            ..
         } = scratch;
         masks.resize(hot_strips.len() * n, 0);
         // Bit `r` set when band row `r` has a hot pixel.
@@ -808,83 +785,96 @@ impl<V: Vector> Frame<'_, V> {
             let r = hot_rows.trailing_zeros() as usize;
             hot_rows &= hot_rows - 1;
             let y = rows.start + r;
-            let first = components.runs.len();
-            let linked = if above.0.wrapping_add(1) == y {
-                above.1.clone()
-            } else {
-                0..0
-            };
-            let mask = |j| masks[j * n + r];
-            self.row_runs(pattern, hot_strips, mask, y, linked, components, regions);
-            *above = (y, first..components.runs.len());
+            row_bounds(pattern, hot_strips, |j| masks[j * n + r], self.w, bounds);
+            self.add_row(pattern, y, bounds, links, components, regions);
         }
     }
 
-    /// Adds the runs of row `y` from the hot masks of its hot strips (`mask(j)` for hot
-    /// strip `j`), left to right, splitting them where a span begins; `above` holds the runs
-    /// of row `y - 1` (empty when it has none).
-    #[allow(clippy::too_many_arguments)]
+    /// Adds the runs `bounds` of row `y` and links them to the runs of row `y - 1`, which
+    /// `links` holds when it has any; then holds the runs of row `y`.
     #[inline(always)]
-    fn row_runs(
+    fn add_row(
         &self,
         pattern: &Pattern,
-        hot_strips: &[u32],
-        mask: impl Fn(usize) -> u64,
         y: usize,
-        above: Range<usize>,
+        bounds: &[(u32, u32)],
+        links: &mut RowLinks,
         components: &mut Components,
         regions: &mut [RegionStats],
     ) {
-        let mut out = RowOut {
-            row: &self.pixels[y * self.w..(y + 1) * self.w],
-            y: y as u32,
-            pixel_regions: &pattern.regions,
-            link: RowLink::new(above),
-            components,
-            regions,
+        if links.y.wrapping_add(1) != y {
+            links.above.clear();
+        }
+        links.current.clear();
+        let row = &self.pixels[y * self.w..][..self.w];
+        let mut from = 0;
+        let mut left = Link {
+            x0: 0,
+            x1: u32::MAX,
+            label: NO_LABEL,
         };
-        // A method, not a closure: a closure is compiled without the caller's AVX2, and
-        // the vector code in it would not inline.
-        let mut emit = |x0, x1| out.add(self.v, x0, x1);
-        // A run still open at the end of the last strip read, and where that strip ended.
-        let mut open: Option<usize> = None;
-        let mut read_to = 0;
-        for (j, &strip) in hot_strips.iter().enumerate() {
-            let x = strip as usize * STRIP;
-            let mut hot = mask(j);
-            // A run breaks where a pixel is not hot or a new span (region) begins.
-            let breaks = !hot | pattern.span_starts[strip as usize];
-            if let Some(x0) = open.take() {
-                if read_to == x && breaks & 1 == 0 {
-                    let end = (breaks & !1).trailing_zeros() as usize;
-                    if end == STRIP {
-                        open = Some(x0);
-                        read_to = x + STRIP;
-                        continue;
-                    }
-                    emit(x0, x + end);
-                    hot &= u64::MAX << end;
-                } else {
-                    emit(x0, read_to);
-                }
-            }
-            while hot != 0 {
-                let start = hot.trailing_zeros() as usize;
-                // Breaks after `start`; 2 << 63 wraps to 0, so the mask covers all bits then.
-                let after = breaks & !(2u64 << start).wrapping_sub(1);
-                let end = after.trailing_zeros() as usize;
-                if end == STRIP {
-                    open = Some(x + start);
-                    break;
-                }
-                emit(x + start, x + end);
-                hot &= u64::MAX << end;
-            }
-            read_to = x + STRIP;
+        for &(x0, x1) in bounds {
+            // A run lies in one span, so its first pixel tells its region.
+            let region = pattern.regions[x0 as usize];
+            let ms = self.v.max_sum(row, x0 as usize, x1 as usize);
+            regions[region as usize].hot_px += x1 - x0;
+            let label = components.label(&links.above, &mut from, left, x0, x1);
+            let label = components.add(label, y as u32, x0, x1, region, ms);
+            left = Link { x0, x1, label };
+            links.current.push(left);
         }
-        if let Some(x0) = open {
-            // Bits past the row's end are never hot, so an open run ends at a strip's end.
-            emit(x0, read_to.min(self.w));
+        std::mem::swap(&mut links.above, &mut links.current);
+        links.y = y;
+    }
+}
+
+/// Appends the runs of one row to `bounds` as `(x0, x1)`, left to right, from the row's hot
+/// masks in its band's hot strips (`mask(j)` for hot strip `j`), splitting them where a span
+/// begins. `w` is the frame's width.
+#[inline(always)]
+fn row_bounds(
+    pattern: &Pattern,
+    hot_strips: &[u32],
+    mask: impl Fn(usize) -> u64,
+    w: usize,
+    bounds: &mut Vec<(u32, u32)>,
+) {
+    bounds.clear();
+    // The start of a run still open at the end of the last strip read, and that strip's end.
+    let mut open = None;
+    let mut read_to = 0;
+    for (j, &strip) in hot_strips.iter().enumerate() {
+        let mut hot = mask(j);
+        if hot == 0 {
+            continue;
         }
+        let x = strip * STRIP as u32;
+        // A run breaks where a pixel is not hot or a new span (region) begins.
+        let breaks = !hot | pattern.span_starts[strip as usize];
+        // An open run goes on only into the next strip, and only where it is hot at once.
+        if let Some(x0) = open
+            && (read_to != x || breaks & 1 != 0)
+        {
+            bounds.push((x0, read_to));
+            open = None;
+        }
+        while hot != 0 {
+            let start = hot.trailing_zeros();
+            // Breaks after `start`; 2 << 63 wraps to 0, so the mask covers all bits then.
+            let end = (breaks & !(2u64 << start).wrapping_sub(1)).trailing_zeros();
+            // A run that goes on from the last strip starts at bit 0.
+            let x0 = open.take().unwrap_or(x + start);
+            if end == STRIP as u32 {
+                open = Some(x0);
+                break;
+            }
+            bounds.push((x0, x + end));
+            hot &= u64::MAX << end;
+        }
+        read_to = x + STRIP as u32;
+    }
+    if let Some(x0) = open {
+        // Bits past the row's end are never hot, so an open run ends at a strip's end.
+        bounds.push((x0, read_to.min(w as u32)));
     }
 }

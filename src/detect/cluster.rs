@@ -36,7 +36,7 @@ use std::ops::Range;
 use super::{Layout, MASKED, Span};
 #[cfg(target_arch = "x86_64")]
 use vector::Avx2;
-use vector::{LANES, MaxSum, Portable, STRIP, StripRead, Vector};
+use vector::{LANES, MaxSum, Portable, STRIP, StripRead, Task, Vector};
 
 mod vector;
 
@@ -557,13 +557,14 @@ impl Detector {
             for band in (y..end).step_by(BAND_ROWS) {
                 let rows = band..(band + BAND_ROWS).min(end);
                 if frame.fold_band(pattern, &mut self.scratch, rows.clone()) {
-                    frame.scan_band(
+                    v.outlined(HotBand {
+                        frame,
                         pattern,
-                        &mut self.scratch,
+                        scratch: &mut self.scratch,
                         rows,
-                        &mut self.components,
-                        &mut self.regions,
-                    );
+                        components: &mut self.components,
+                        regions: &mut self.regions,
+                    });
                 }
             }
             for span in spans {
@@ -619,6 +620,34 @@ impl Detector {
             h.max_x = run.x0 + v.first_equal(row, h.max_raw) as u32;
             h.max_y = run.y;
         }
+    }
+}
+
+/// [`Frame::scan_band`] as a [`Task`]: hot bands are rare next to the folding, and
+/// kept apart they do not crowd the folding loop's registers nor it theirs.
+struct HotBand<'a, V> {
+    frame: Frame<'a, V>,
+    pattern: &'a Pattern,
+    scratch: &'a mut Scratch,
+    rows: Range<usize>,
+    components: &'a mut Components,
+    regions: &'a mut [RegionStats],
+}
+
+impl<V: Vector> Task for HotBand<'_, V> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let HotBand {
+            frame,
+            pattern,
+            scratch,
+            rows,
+            components,
+            regions,
+        } = self;
+        frame.scan_band(pattern, scratch, rows, components, regions);
     }
 }
 

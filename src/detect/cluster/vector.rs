@@ -84,6 +84,19 @@ pub(super) trait Vector: Copy {
 
     /// Index of the first value in `px` equal to `value`, which `px` holds.
     fn first_equal(self, px: &[u16], value: u16) -> usize;
+
+    /// Runs `task` in a function of its own, compiled for this instruction set: work the
+    /// hot loops that call it rarely need, kept out of them so it does not crowd their
+    /// registers.
+    fn outlined<T: Task>(self, task: T) -> T::Output;
+}
+
+/// Work for [`Vector::outlined`]. Not a closure: a closure is compiled without the caller's
+/// target features, so the vector code in it would not inline; `run` must be
+/// `#[inline(always)]`.
+pub(super) trait Task {
+    type Output;
+    fn run(self) -> Self::Output;
 }
 
 /// Where to read a strip: `vectors` (1 to 4) vectors of [`LANES`] pixels from
@@ -198,6 +211,11 @@ impl Vector for Portable {
     fn first_equal(self, px: &[u16], value: u16) -> usize {
         px.iter().position(|&p| p == value).expect("value in px")
     }
+
+    #[inline(never)]
+    fn outlined<T: Task>(self, task: T) -> T::Output {
+        task.run()
+    }
 }
 
 /// Bit `i` set when `px[i] >= thresholds[i]`.
@@ -240,7 +258,7 @@ pub(super) use avx2::Avx2;
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{LANES, MaxSum, STRIP, StripRead, Vector};
+    use super::{LANES, MaxSum, STRIP, StripRead, Task, Vector};
     use std::arch::x86_64::*;
 
     /// Proof that this CPU runs AVX2: only [`Avx2::detect`] makes one.
@@ -331,6 +349,18 @@ mod avx2 {
         fn first_equal(self, px: &[u16], value: u16) -> usize {
             unsafe { first_equal(px, value) }
         }
+
+        #[inline(always)]
+        fn outlined<T: Task>(self, task: T) -> T::Output {
+            unsafe { outlined(task) }
+        }
+    }
+
+    /// `task` inlined into a function with AVX2 enabled, so the intrinsics it calls inline.
+    #[target_feature(enable = "avx2")]
+    #[inline(never)]
+    fn outlined<T: Task>(task: T) -> T::Output {
+        task.run()
     }
 
     /// Loads 16 lanes from `px[at..at + 16]`.

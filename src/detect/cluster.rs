@@ -190,9 +190,26 @@ struct Components {
     runs: Vec<Run>,
     /// Per label: its parent; a root is the smallest label of its set, the first created.
     parent: Vec<u32>,
-    /// Per label: the stats of its runs, with `max_x` holding the index of the first run
-    /// that reaches `max_raw` (`max_y` unused).
-    stats: Vec<Hotspot>,
+    /// Per label: the stats of its runs.
+    stats: Vec<LabelStats>,
+}
+
+/// The stats of the runs of one label.
+#[derive(Debug, Clone, Copy)]
+struct LabelStats {
+    area_px: u32,
+    /// Bounding box, inclusive.
+    x0: u32,
+    y0: u32,
+    x1: u32,
+    y1: u32,
+    max_raw: u16,
+    /// Index of the first run that reaches `max_raw`.
+    max_run: u32,
+    sum_raw: u64,
+    sum_x: u64,
+    sum_y: u64,
+    regions: u64,
 }
 
 /// A run as linking the next row needs it.
@@ -269,12 +286,14 @@ impl Components {
         if label == NO_LABEL {
             label = self.parent.len() as u32;
             self.parent.push(label);
-            self.stats.push(Hotspot {
+            self.stats.push(LabelStats {
                 area_px: 0,
-                bbox: [x0, y, x0, y],
+                x0,
+                y0: y,
+                x1: x0,
+                y1: y,
                 max_raw: ms.max,
-                max_x: index,
-                max_y: 0,
+                max_run: index,
                 sum_raw: 0,
                 sum_x: 0,
                 sum_y: 0,
@@ -284,14 +303,14 @@ impl Components {
         let s = &mut self.stats[label as usize];
         let n = x1 - x0;
         s.area_px += n;
-        s.bbox[0] = s.bbox[0].min(x0);
-        s.bbox[2] = s.bbox[2].max(x1 - 1);
+        s.x0 = s.x0.min(x0);
+        s.x1 = s.x1.max(x1 - 1);
         // A label's runs come in scan order, so the last row is this one.
-        s.bbox[3] = y;
+        s.y1 = y;
         // Branch-free: whether a run is hotter is as good as random.
         let hotter = ms.max > s.max_raw;
         s.max_raw = s.max_raw.max(ms.max);
-        s.max_x = std::hint::select_unpredictable(hotter, index, s.max_x);
+        s.max_run = std::hint::select_unpredictable(hotter, index, s.max_run);
         s.sum_raw += ms.sum;
         s.sum_x += u64::from(n) * u64::from(x0 + x1 - 1) / 2;
         s.sum_y += u64::from(n) * u64::from(y);
@@ -587,38 +606,51 @@ impl Detector {
         self.hotspots.clear();
         self.label_hotspot.clear();
         let c = &mut self.components;
+        // Labels into their roots; a root is a smaller label, so it is met first.
+        let mut roots = 0;
         for label in 0..c.parent.len() {
             let root = c.find(label);
-            let s = c.stats[label];
             if root == label {
-                self.label_hotspot.push(self.hotspots.len() as u32);
-                self.hotspots.push(s);
+                self.label_hotspot.push(roots);
+                roots += 1;
                 continue;
             }
-            // The root is a smaller label, so its hotspot exists.
-            let spot = self.label_hotspot[root];
-            self.label_hotspot.push(spot);
-            let h = &mut self.hotspots[spot as usize];
-            h.area_px += s.area_px;
-            h.bbox[0] = h.bbox[0].min(s.bbox[0]);
-            h.bbox[2] = h.bbox[2].max(s.bbox[2]);
-            h.bbox[3] = h.bbox[3].max(s.bbox[3]);
+            self.label_hotspot.push(self.label_hotspot[root]);
+            let s = c.stats[label];
+            let r = &mut c.stats[root];
+            r.area_px += s.area_px;
+            r.x0 = r.x0.min(s.x0);
+            r.x1 = r.x1.max(s.x1);
+            r.y1 = r.y1.max(s.y1);
             // On a tie the run first in scan order holds the first hottest pixel.
-            if (s.max_raw, std::cmp::Reverse(s.max_x)) > (h.max_raw, std::cmp::Reverse(h.max_x)) {
-                (h.max_raw, h.max_x) = (s.max_raw, s.max_x);
+            if (s.max_raw, std::cmp::Reverse(s.max_run)) > (r.max_raw, std::cmp::Reverse(r.max_run))
+            {
+                (r.max_raw, r.max_run) = (s.max_raw, s.max_run);
             }
-            h.sum_raw += s.sum_raw;
-            h.sum_x += s.sum_x;
-            h.sum_y += s.sum_y;
-            h.regions |= s.regions;
+            r.sum_raw += s.sum_raw;
+            r.sum_x += s.sum_x;
+            r.sum_y += s.sum_y;
+            r.regions |= s.regions;
         }
-        // The first hottest pixel is in the first run that reaches the maximum; only that
-        // run is searched for it.
-        for h in &mut self.hotspots {
-            let run = c.runs[h.max_x as usize];
+        for (label, s) in c.stats.iter().enumerate() {
+            if c.parent[label] as usize != label {
+                continue;
+            }
+            // The first hottest pixel is in the first run that reaches the maximum; only
+            // that run is searched for it.
+            let run = c.runs[s.max_run as usize];
             let row = &pixels[run.y as usize * w..][run.x0 as usize..run.x1 as usize];
-            h.max_x = run.x0 + v.first_equal(row, h.max_raw) as u32;
-            h.max_y = run.y;
+            self.hotspots.push(Hotspot {
+                area_px: s.area_px,
+                bbox: [s.x0, s.y0, s.x1, s.y1],
+                max_raw: s.max_raw,
+                max_x: run.x0 + v.first_equal(row, s.max_raw) as u32,
+                max_y: run.y,
+                sum_raw: s.sum_raw,
+                sum_x: s.sum_x,
+                sum_y: s.sum_y,
+                regions: s.regions,
+            });
         }
     }
 }

@@ -2,8 +2,8 @@
 //!
 //! A pixel `p` in region `r` is hot when `p >= thresholds[r]` (raw counts). Hot pixels are
 //! grouped into horizontal runs; runs on adjacent rows that overlap or touch diagonally
-//! (`a.x0 <= b.x1 && b.x0 <= a.x1`, ends exclusive) are joined with union-find, and so are
-//! runs that meet at a region boundary on the same row. No label image is written.
+//! (`a.x0 <= b.x1 && b.x0 <= a.x1`, ends exclusive) are joined, and so are runs that meet at a
+//! region boundary on the same row. No label image is written.
 //!
 //! Per component: pixel count, bounding box, maximum and its position, sum of raw counts
 //! (mean = sum ÷ count), sums of coordinates (centroid = sum ÷ count + 0.5) and the set of
@@ -13,20 +13,27 @@
 //! # How
 //!
 //! Rows whose spans are the same form a *pattern*; for each pattern the per-column thresholds
-//! and the masks of unmasked columns and span starts are built once and kept across frames
-//! (a camera's layout and thresholds rarely change). A pattern's rows are scanned in bands of
-//! at most 16 rows, each band in strips of 64 columns:
+//! and regions and the masks of unmasked columns and span starts are built once and kept
+//! across frames (a camera's layout and thresholds rarely change). A pattern's rows are
+//! scanned in bands of at most 16 rows, each band in strips of 64 columns:
 //!
 //! 1. *Fold*: each strip's rows are folded into their column maxima (one load and one `max`
-//!    per 16 pixels, no more work than reading the frame). The maxima against the thresholds
-//!    tell whether the strip has a hot pixel in the band; merged over the pattern they give
-//!    each span's maximum, hence the regions' maxima.
-//! 2. *Hot masks*: only strips with a hot pixel are read again, one 64-bit mask per row.
-//! 3. *Runs*: `trailing_zeros` on the masks yields the runs, split where a span begins; each
-//!    run gets its maximum and sum, and union-find joins it with the runs it touches on the
-//!    row above. Components are merged over runs, never pixels; no label image is written.
-//! 4. *Hotspots*: runs are summed into their components in scan order; only the first run
-//!    that reaches a component's maximum is searched for the first hottest pixel.
+//!    per 16 pixels, no more work than reading the frame), all strips of a band in one call.
+//!    The maxima against the thresholds tell whether the strip has a hot pixel in the band;
+//!    merged over the pattern they give each span's maximum, hence the regions' maxima.
+//! 2. *Hot masks*: only strips with a hot pixel are read again, one 64-bit mask of unmasked
+//!    hot pixels per row, and a bit per row that has one; other rows cost nothing.
+//! 3. *Runs*: `trailing_zeros` on a row's masks yields its runs, split where a span begins.
+//!    Each run gets its maximum and sum and takes the label of a run it touches on the row
+//!    above (or on its left, across a region boundary), or a new label; only a run that
+//!    touches two labels joins them (union-find over labels, not runs). Each label sums the
+//!    stats of its runs as they come.
+//! 4. *Hotspots*: labels are merged into their roots, the first labels of their components,
+//!    in scan order; only the first run that reaches a component's maximum is searched for
+//!    the first hottest pixel.
+//!
+//! Hot bands run in a function of their own, so that they and the fold loop do not crowd
+//! each other's registers.
 //!
 //! The vector work has two implementations, chosen at run time ([`Isa`]): AVX2 intrinsics on
 //! x86_64 CPUs that have it, and portable Rust everywhere else. Both give identical results.

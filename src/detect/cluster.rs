@@ -2,8 +2,8 @@
 //!
 //! A pixel `p` in region `r` is hot when `p >= thresholds[r]` (raw counts). Hot pixels are
 //! grouped into horizontal runs; runs on adjacent rows that overlap or touch diagonally
-//! (`a.x0 <= b.x1 && b.x0 <= a.x1`, ends exclusive) are joined with union-find, and so are
-//! runs that meet at a region boundary on the same row. No label image is written.
+//! (`a.x0 <= b.x1 && b.x0 <= a.x1`, ends exclusive) are joined, and so are runs that meet at a
+//! region boundary on the same row. No label image is written.
 //!
 //! Per component: pixel count, bounding box, maximum and its position, sum of raw counts
 //! (mean = sum ÷ count), sums of coordinates (centroid = sum ÷ count + 0.5) and the set of
@@ -13,20 +13,27 @@
 //! # How
 //!
 //! Rows whose spans are the same form a *pattern*; for each pattern the per-column thresholds
-//! and the masks of unmasked columns and span starts are built once and kept across frames
-//! (a camera's layout and thresholds rarely change). A pattern's rows are scanned in bands of
-//! at most 16 rows, each band in strips of 64 columns:
+//! and regions and the masks of unmasked columns and span starts are built once and kept
+//! across frames (a camera's layout and thresholds rarely change). A pattern's rows are
+//! scanned in bands of at most 16 rows, each band in strips of 64 columns:
 //!
 //! 1. *Fold*: each strip's rows are folded into their column maxima (one load and one `max`
-//!    per 16 pixels, no more work than reading the frame). The maxima against the thresholds
-//!    tell whether the strip has a hot pixel in the band; merged over the pattern they give
-//!    each span's maximum, hence the regions' maxima.
-//! 2. *Hot masks*: only strips with a hot pixel are read again, one 64-bit mask per row.
-//! 3. *Runs*: `trailing_zeros` on the masks yields the runs, split where a span begins; each
-//!    run gets its maximum and sum, and union-find joins it with the runs it touches on the
-//!    row above. Components are merged over runs, never pixels; no label image is written.
-//! 4. *Hotspots*: runs are summed into their components in scan order; only the first run
-//!    that reaches a component's maximum is searched for the first hottest pixel.
+//!    per 16 pixels, no more work than reading the frame), all strips of a band in one call.
+//!    The maxima against the thresholds tell whether the strip has a hot pixel in the band;
+//!    merged over the pattern they give each span's maximum, hence the regions' maxima.
+//! 2. *Hot masks*: only strips with a hot pixel are read again, one 64-bit mask of unmasked
+//!    hot pixels per row, and a bit per row that has one; other rows cost nothing.
+//! 3. *Runs*: `trailing_zeros` on a row's masks yields its runs, split where a span begins.
+//!    Each run gets its maximum and sum and takes the label of a run it touches on the row
+//!    above (or on its left, across a region boundary), or a new label; only a run that
+//!    touches two labels joins them (union-find over labels, not runs). Each label sums the
+//!    stats of its runs as they come.
+//! 4. *Hotspots*: labels are merged into their roots, the first labels of their components,
+//!    in scan order; only the first run that reaches a component's maximum is searched for
+//!    the first hottest pixel.
+//!
+//! Hot bands run in a function of their own, so that they and the fold loop do not crowd
+//! each other's registers.
 //!
 //! The vector work has two implementations, chosen at run time ([`Isa`]): AVX2 intrinsics on
 //! x86_64 CPUs that have it, and portable Rust everywhere else. Both give identical results.
@@ -36,7 +43,7 @@ use std::ops::Range;
 use super::{Layout, MASKED, Span};
 #[cfg(target_arch = "x86_64")]
 use vector::Avx2;
-use vector::{LANES, Portable, STRIP, StripRead, Vector};
+use vector::{LANES, MaxSum, Portable, STRIP, StripRead, Task, Vector};
 
 mod vector;
 
@@ -44,7 +51,7 @@ mod vector;
 mod tests;
 
 /// Most rows in a band: more rows spread the per-band work thinner, fewer mean fewer rows
-/// read again when a strip of the band is hot.
+/// read again when a strip of the band is hot. At most 32: a band's rows are bits of a `u32`.
 const BAND_ROWS: usize = 16;
 
 /// One connected component of hot pixels.
@@ -166,37 +173,74 @@ impl Kernel {
     }
 }
 
-/// A horizontal run of hot pixels `x0..x1` on row `y`, all in one region.
+/// A horizontal run of hot pixels `x0..x1` on row `y`, all in one region, and its label.
 #[derive(Debug, Clone, Copy)]
 struct Run {
     y: u32,
     x0: u32,
     x1: u32,
-    region: u8,
-    max_raw: u16,
-    sum_raw: u64,
+    label: u32,
 }
 
-/// Runs and their union-find forest; a root is always the first run of its component.
+/// No label (yet).
+const NO_LABEL: u32 = u32::MAX;
+
+/// Runs, their labels and the labels' union-find forest.
+///
+/// A run takes the label of a run it touches on the row above (or on its left, across a
+/// region boundary) and only a run that touches two labels joins them; a run that touches
+/// none starts a new label. Each label sums the stats of its own runs as they come, so at the
+/// end a component's stats are merged over its few labels, not over its runs, and a round
+/// blob needs no union-find at all.
 #[derive(Debug, Default)]
-struct Runs {
+struct Components {
     runs: Vec<Run>,
+    /// Per label: its parent; a root is the smallest label of its set, the first created.
     parent: Vec<u32>,
+    /// Per label: the stats of its runs.
+    stats: Vec<LabelStats>,
 }
 
-impl Runs {
+/// The stats of the runs of one label.
+#[derive(Debug, Clone, Copy)]
+struct LabelStats {
+    area_px: u32,
+    /// Bounding box, inclusive.
+    x0: u32,
+    y0: u32,
+    x1: u32,
+    y1: u32,
+    max_raw: u16,
+    /// Index of the first run that reaches `max_raw`.
+    max_run: u32,
+    sum_raw: u64,
+    sum_x: u64,
+    sum_y: u64,
+    regions: u64,
+}
+
+/// A run as linking the next row needs it.
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    x0: u32,
+    x1: u32,
+    label: u32,
+}
+
+/// The runs of the last row scanned in detail, and room for those of the next one.
+#[derive(Debug, Default)]
+struct RowLinks {
+    /// The row `above` holds, `usize::MAX` for none.
+    y: usize,
+    above: Vec<Link>,
+    current: Vec<Link>,
+}
+
+impl Components {
     fn clear(&mut self) {
         self.runs.clear();
         self.parent.clear();
-    }
-
-    fn len(&self) -> usize {
-        self.runs.len()
-    }
-
-    fn push(&mut self, run: Run) {
-        self.parent.push(self.runs.len() as u32);
-        self.runs.push(run);
+        self.stats.clear();
     }
 
     fn find(&mut self, mut i: usize) -> usize {
@@ -208,35 +252,78 @@ impl Runs {
         i
     }
 
-    fn union(&mut self, a: usize, b: usize) {
-        let (ra, rb) = (self.find(a), self.find(b));
-        // The smaller index becomes the root, so roots are first runs in scan order.
-        if ra < rb {
-            self.parent[rb] = ra as u32;
-        } else if rb < ra {
-            self.parent[ra] = rb as u32;
-        }
+    /// Joins the sets of labels `a` and `b`; returns the root.
+    fn union(&mut self, a: u32, b: u32) -> u32 {
+        let (ra, rb) = (self.find(a as usize), self.find(b as usize));
+        // The smaller label becomes the root, so roots are first labels in scan order.
+        let (root, child) = (ra.min(rb), ra.max(rb));
+        self.parent[child] = root as u32;
+        root as u32
     }
 
-    /// Joins the runs of one row (`row`) with each other where they meet at a region boundary
-    /// and with the runs of the row above (`above`, possibly empty) where they touch
-    /// (8-connectivity). Both ranges are in left-to-right order.
-    fn link(&mut self, above: Range<usize>, row: Range<usize>) {
-        let mut p = above.start;
-        for i in row.clone() {
-            let run = self.runs[i];
-            if i > row.start && self.runs[i - 1].x1 == run.x0 {
-                self.union(i - 1, i);
-            }
-            while p < above.end && self.runs[p].x1 < run.x0 {
-                p += 1;
-            }
-            let mut q = p;
-            while q < above.end && self.runs[q].x0 <= run.x1 {
-                self.union(q, i);
-                q += 1;
+    /// The label of the run `x0..x1` from the runs it touches (8-connectivity): `left`, the
+    /// run before it on its row, when they meet at a region boundary, and the runs `above`
+    /// from `above[*from]` on, where `*from` is left at the first one that may touch the
+    /// next run. [`NO_LABEL`] when it touches none.
+    #[inline(always)]
+    fn label(&mut self, above: &[Link], from: &mut usize, left: Link, x0: u32, x1: u32) -> u32 {
+        let mut label = if left.x1 == x0 { left.label } else { NO_LABEL };
+        while let Some(a) = above.get(*from)
+            && a.x1 < x0
+        {
+            *from += 1;
+        }
+        // The last run touched may reach under the next run too, so `from` stays.
+        for a in above[*from..].iter().take_while(|a| a.x0 <= x1) {
+            if label == NO_LABEL {
+                label = a.label;
+            } else if a.label != label {
+                label = self.union(label, a.label);
             }
         }
+        label
+    }
+
+    /// Adds the run `x0..x1` of row `y` in `region`, with its maximum and sum, to the stats
+    /// of `label`, a new label when [`NO_LABEL`]; returns the label. Runs come in scan order.
+    #[inline(always)]
+    fn add(&mut self, label: u32, y: u32, x0: u32, x1: u32, region: u8, ms: MaxSum) -> u32 {
+        let index = self.runs.len() as u32;
+        let mut label = label;
+        if label == NO_LABEL {
+            label = self.parent.len() as u32;
+            self.parent.push(label);
+            self.stats.push(LabelStats {
+                area_px: 0,
+                x0,
+                y0: y,
+                x1: x0,
+                y1: y,
+                max_raw: ms.max,
+                max_run: index,
+                sum_raw: 0,
+                sum_x: 0,
+                sum_y: 0,
+                regions: 0,
+            });
+        }
+        let s = &mut self.stats[label as usize];
+        let n = x1 - x0;
+        s.area_px += n;
+        s.x0 = s.x0.min(x0);
+        s.x1 = s.x1.max(x1 - 1);
+        // A label's runs come in scan order, so the last row is this one.
+        s.y1 = y;
+        // Branch-free: whether a run is hotter is as good as random.
+        let hotter = ms.max > s.max_raw;
+        s.max_raw = s.max_raw.max(ms.max);
+        s.max_run = std::hint::select_unpredictable(hotter, index, s.max_run);
+        s.sum_raw += ms.sum;
+        s.sum_x += u64::from(n) * u64::from(x0 + x1 - 1) / 2;
+        s.sum_y += u64::from(n) * u64::from(y);
+        s.regions |= 1u64 << region;
+        self.runs.push(Run { y, x0, x1, label });
+        label
     }
 }
 
@@ -248,6 +335,8 @@ struct Pattern {
     spans: Vec<Span>,
     /// Hot threshold of each pixel's region (any value for masked pixels and padding).
     thresholds: Vec<u16>,
+    /// Region of each pixel ([`MASKED`] for masked pixels and padding).
+    regions: Vec<u8>,
     /// Per strip: bit `i` set when pixel `64·strip + i` is in the frame and not masked.
     unmasked: Vec<u64>,
     /// Per strip: bit `i` set when a span starts at pixel `64·strip + i`.
@@ -262,6 +351,8 @@ impl Pattern {
         self.spans.clear();
         self.spans.extend_from_slice(spans);
         self.thresholds.resize(strips * STRIP, 0);
+        self.regions.clear();
+        self.regions.resize(strips * STRIP, MASKED);
         self.unmasked.clear();
         self.unmasked.resize(strips, 0);
         self.span_starts.clear();
@@ -269,6 +360,7 @@ impl Pattern {
         for span in spans {
             let (x0, x1) = (span.x0 as usize, span.x1 as usize);
             self.span_starts[x0 / STRIP] |= 1 << (x0 % STRIP);
+            self.regions[x0..x1].fill(span.region);
             if span.region != MASKED {
                 self.thresholds[x0..x1].fill(thresholds[span.region as usize]);
                 set_bits(&mut self.unmasked, x0, x1);
@@ -326,11 +418,16 @@ struct Scratch {
     /// Per pixel: the maximum over the current pattern's rows so far, strip-padded plus
     /// `LANES` for vector reads at the end.
     column_max: Vec<u16>,
+    /// Per strip: the hot mask of the current band's column maxima.
+    strip_hot: Vec<u64>,
     /// Strips of the current band with a hot pixel, ascending.
     hot_strips: Vec<u32>,
     /// Hot masks of the band's hot strips, strip by strip: `masks[j·rows + r]` for hot strip
     /// `j` and band row `r`.
     masks: Vec<u64>,
+    /// The runs of one row as `(x0, x1)`.
+    bounds: Vec<(u32, u32)>,
+    links: RowLinks,
 }
 
 /// Rows `r < rows` whose `read` pixels from `first + r·stride` lie inside `len` pixels; the
@@ -368,13 +465,11 @@ fn set_bits(words: &mut [u64], start: usize, end: usize) {
 #[derive(Debug)]
 pub struct Detector {
     kernel: Kernel,
-    runs: Runs,
+    components: Components,
     patterns: Patterns,
     scratch: Scratch,
-    /// Per run: its hotspot.
-    component: Vec<u32>,
-    /// Per hotspot: the first run that holds its maximum.
-    max_run: Vec<u32>,
+    /// Per label: its hotspot.
+    label_hotspot: Vec<u32>,
     hotspots: Vec<Hotspot>,
     regions: Vec<RegionStats>,
 }
@@ -398,11 +493,10 @@ impl Detector {
             Kernel::new(isa).unwrap_or_else(|| panic!("this CPU does not run the {isa:?} kernel"));
         Detector {
             kernel,
-            runs: Runs::default(),
+            components: Components::default(),
             patterns: Patterns::default(),
             scratch: Scratch::default(),
-            component: Vec::new(),
-            max_run: Vec::new(),
+            label_hotspot: Vec::new(),
             hotspots: Vec::new(),
             regions: Vec::new(),
         }
@@ -437,11 +531,14 @@ impl Detector {
 
     /// Every hot run of the last frame as `(y, x0, x1, hotspot index)`, `x1` exclusive.
     pub fn runs(&self) -> impl Iterator<Item = (u32, u32, u32, usize)> + '_ {
-        self.runs
-            .runs
-            .iter()
-            .zip(&self.component)
-            .map(|(r, &c)| (r.y, r.x0, r.x1, c as usize))
+        self.components.runs.iter().map(|r| {
+            (
+                r.y,
+                r.x0,
+                r.x1,
+                self.label_hotspot[r.label as usize] as usize,
+            )
+        })
     }
 
     /// [`Detector::scan`] compiled with AVX2 enabled, so the intrinsics inline.
@@ -456,7 +553,7 @@ impl Detector {
     fn scan<V: Vector>(&mut self, v: V, pixels: &[u16], layout: &Layout, thresholds: &[u16]) {
         let (w, h) = (layout.width() as usize, layout.height() as usize);
         let frame = Frame { v, pixels, w };
-        self.runs.clear();
+        self.components.clear();
         self.regions.clear();
         self.regions
             .resize(layout.regions(), RegionStats::default());
@@ -464,32 +561,36 @@ impl Detector {
         let strips = w.div_ceil(STRIP);
         let scratch = &mut self.scratch;
         scratch.column_max.resize(strips * STRIP + LANES, 0);
+        // One more: fold_strips may write a mask past a whole last strip.
+        scratch.strip_hot.resize(strips + 1, 0);
         // Sized for the worst band up front, so no later frame of this size grows them.
         scratch.hot_strips.reserve(strips);
         scratch.masks.reserve(strips * BAND_ROWS);
-        // The last row scanned in detail and its runs.
-        let mut above: (usize, Range<usize>) = (usize::MAX, 0..0);
+        // A row has at most `w` runs.
+        scratch.bounds.reserve(w);
+        scratch.links.above.reserve(w);
+        scratch.links.current.reserve(w);
+        // No row above the first.
+        scratch.links.y = usize::MAX;
+        scratch.links.above.clear();
         let mut y = 0;
         let mut index = 0;
         while y < h {
             let spans = layout.row(y as u32);
-            let mut end = y + 1;
-            while end < h && layout.repeats_row_above(end as u32) {
-                end += 1;
-            }
+            let end = layout.same_rows_until(y as u32) as usize;
             let pattern = self.patterns.get(index, spans);
             self.scratch.column_max.fill(0);
             for band in (y..end).step_by(BAND_ROWS) {
                 let rows = band..(band + BAND_ROWS).min(end);
                 if frame.fold_band(pattern, &mut self.scratch, rows.clone()) {
-                    frame.scan_band(
+                    v.outlined(HotBand {
+                        frame,
                         pattern,
-                        &mut self.scratch,
+                        scratch: &mut self.scratch,
                         rows,
-                        &mut self.runs,
-                        &mut self.regions,
-                        &mut above,
-                    );
+                        components: &mut self.components,
+                        regions: &mut self.regions,
+                    });
                 }
             }
             for span in spans {
@@ -506,57 +607,86 @@ impl Detector {
         self.collect(v, pixels, w);
     }
 
-    /// Turns runs into hotspots, in scan order of their first run.
+    /// Merges the labels' stats into hotspots, in scan order of their first run.
     #[inline(always)]
     fn collect<V: Vector>(&mut self, v: V, pixels: &[u16], w: usize) {
         self.hotspots.clear();
-        self.component.clear();
-        self.max_run.clear();
-        for i in 0..self.runs.len() {
-            let root = self.runs.find(i);
-            let run = self.runs.runs[i];
-            let c = if root == i {
-                self.hotspots.push(Hotspot {
-                    area_px: 0,
-                    bbox: [run.x0, run.y, run.x1 - 1, run.y],
-                    max_raw: run.max_raw,
-                    max_x: 0,
-                    max_y: run.y,
-                    sum_raw: 0,
-                    sum_x: 0,
-                    sum_y: 0,
-                    regions: 0,
-                });
-                self.max_run.push(i as u32);
-                self.hotspots.len() - 1
-            } else {
-                self.component[root] as usize
-            };
-            self.component.push(c as u32);
-            let h = &mut self.hotspots[c];
-            let n = (run.x1 - run.x0) as u64;
-            h.area_px += n as u32;
-            h.bbox[0] = h.bbox[0].min(run.x0);
-            h.bbox[2] = h.bbox[2].max(run.x1 - 1);
-            h.bbox[3] = h.bbox[3].max(run.y);
-            // Branch-free: runs of different hotspots interleave, so a branch would miss.
-            let hotter = run.max_raw > h.max_raw;
-            h.max_raw = h.max_raw.max(run.max_raw);
-            let max_run = &mut self.max_run[c];
-            *max_run = if hotter { i as u32 } else { *max_run };
-            h.sum_raw += run.sum_raw;
-            h.sum_x += n * (run.x0 as u64 + run.x1 as u64 - 1) / 2;
-            h.sum_y += n * run.y as u64;
-            h.regions |= 1u64 << run.region;
+        self.label_hotspot.clear();
+        let c = &mut self.components;
+        // Labels into their roots; a root is a smaller label, so it is met first.
+        let mut roots = 0;
+        for label in 0..c.parent.len() {
+            let root = c.find(label);
+            if root == label {
+                self.label_hotspot.push(roots);
+                roots += 1;
+                continue;
+            }
+            self.label_hotspot.push(self.label_hotspot[root]);
+            let s = c.stats[label];
+            let r = &mut c.stats[root];
+            r.area_px += s.area_px;
+            r.x0 = r.x0.min(s.x0);
+            r.x1 = r.x1.max(s.x1);
+            r.y1 = r.y1.max(s.y1);
+            // On a tie the run first in scan order holds the first hottest pixel.
+            if (s.max_raw, std::cmp::Reverse(s.max_run)) > (r.max_raw, std::cmp::Reverse(r.max_run))
+            {
+                (r.max_raw, r.max_run) = (s.max_raw, s.max_run);
+            }
+            r.sum_raw += s.sum_raw;
+            r.sum_x += s.sum_x;
+            r.sum_y += s.sum_y;
+            r.regions |= s.regions;
         }
-        // The first hottest pixel is in the first run that reaches the maximum; only that
-        // run is searched for it.
-        for (h, &i) in self.hotspots.iter_mut().zip(&self.max_run) {
-            let run = self.runs.runs[i as usize];
+        for (label, s) in c.stats.iter().enumerate() {
+            if c.parent[label] as usize != label {
+                continue;
+            }
+            // The first hottest pixel is in the first run that reaches the maximum; only
+            // that run is searched for it.
+            let run = c.runs[s.max_run as usize];
             let row = &pixels[run.y as usize * w..][run.x0 as usize..run.x1 as usize];
-            h.max_x = run.x0 + v.first_equal(row, h.max_raw) as u32;
-            h.max_y = run.y;
+            self.hotspots.push(Hotspot {
+                area_px: s.area_px,
+                bbox: [s.x0, s.y0, s.x1, s.y1],
+                max_raw: s.max_raw,
+                max_x: run.x0 + v.first_equal(row, s.max_raw) as u32,
+                max_y: run.y,
+                sum_raw: s.sum_raw,
+                sum_x: s.sum_x,
+                sum_y: s.sum_y,
+                regions: s.regions,
+            });
         }
+    }
+}
+
+/// [`Frame::scan_band`] as a [`Task`]: hot bands are rare next to the folding, and
+/// kept apart they do not crowd the folding loop's registers nor it theirs.
+struct HotBand<'a, V> {
+    frame: Frame<'a, V>,
+    pattern: &'a Pattern,
+    scratch: &'a mut Scratch,
+    rows: Range<usize>,
+    components: &'a mut Components,
+    regions: &'a mut [RegionStats],
+}
+
+impl<V: Vector> Task for HotBand<'_, V> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let HotBand {
+            frame,
+            pattern,
+            scratch,
+            rows,
+            components,
+            regions,
+        } = self;
+        frame.scan_band(pattern, scratch, rows, components, regions);
     }
 }
 
@@ -597,8 +727,30 @@ impl<V: Vector> Frame<'_, V> {
     /// returns whether there is one.
     #[inline(always)]
     fn fold_band(&self, pattern: &Pattern, scratch: &mut Scratch, rows: Range<usize>) -> bool {
-        scratch.hot_strips.clear();
-        for (strip, &unmasked) in pattern.unmasked.iter().enumerate() {
+        let whole = self.w / STRIP;
+        // Vectors of a last, narrower strip; they may reach past the row's end and, on the
+        // last rows of the frame, past the frame's end.
+        let tail = (self.w - whole * STRIP).div_ceil(LANES);
+        let band = StripRead {
+            px: self.pixels,
+            off: rows.start * self.w,
+            stride: self.w,
+            rows: rows.len(),
+            vectors: STRIP / LANES,
+        };
+        let last_read = (rows.end - 1) * self.w + whole * STRIP + tail * LANES;
+        let tail_inside = last_read <= self.pixels.len();
+        let hot = &mut scratch.strip_hot;
+        self.v.fold_strips(
+            band,
+            whole,
+            if tail_inside { tail } else { 0 },
+            &pattern.thresholds,
+            &mut scratch.column_max,
+            hot,
+        );
+        if tail > 0 && !tail_inside {
+            let strip = whole;
             let thresholds = pattern.strip_thresholds(strip);
             let column_max: &mut [u16; STRIP] = (&mut scratch.column_max[strip * STRIP..][..STRIP])
                 .try_into()
@@ -611,7 +763,7 @@ impl<V: Vector> Frame<'_, V> {
                 all.rows,
                 all.vectors * LANES,
             );
-            let mut hot = self.v.fold_strip(
+            hot[strip] = self.v.fold_strip(
                 StripRead {
                     rows: inside,
                     ..all
@@ -627,8 +779,11 @@ impl<V: Vector> Frame<'_, V> {
                     rows: 1,
                     ..all
                 };
-                hot |= self.v.fold_strip(one, thresholds, column_max);
+                hot[strip] |= self.v.fold_strip(one, thresholds, column_max);
             }
+        }
+        scratch.hot_strips.clear();
+        for (strip, (&hot, &unmasked)) in hot.iter().zip(&pattern.unmasked).enumerate() {
             if hot & unmasked != 0 {
                 scratch.hot_strips.push(strip as u32);
             }
@@ -644,15 +799,20 @@ impl<V: Vector> Frame<'_, V> {
         pattern: &Pattern,
         scratch: &mut Scratch,
         rows: Range<usize>,
-        runs: &mut Runs,
+        components: &mut Components,
         regions: &mut [RegionStats],
-        above: &mut (usize, Range<usize>),
     ) {
         let n = rows.len();
         let Scratch {
-            hot_strips, masks, ..
+            hot_strips,
+            masks,
+            bounds,
+            links,
+            ..
         } = scratch;
         masks.resize(hot_strips.len() * n, 0);
+        // Bit `r` set when band row `r` has a hot pixel.
+        let mut hot_rows = 0u32;
         for (j, &strip) in hot_strips.iter().enumerate() {
             let strip = strip as usize;
             let thresholds = pattern.strip_thresholds(strip);
@@ -665,12 +825,14 @@ impl<V: Vector> Frame<'_, V> {
                 n,
                 all.vectors * LANES,
             );
-            self.v.hot_rows(
+            let unmasked = pattern.unmasked[strip];
+            hot_rows |= self.v.hot_rows(
                 StripRead {
                     rows: inside,
                     ..all
                 },
                 thresholds,
+                unmasked,
                 masks,
             );
             for r in inside..n {
@@ -681,98 +843,106 @@ impl<V: Vector> Frame<'_, V> {
                     rows: 1,
                     ..all
                 };
-                self.v.hot_rows(one, thresholds, &mut masks[r..r + 1]);
-            }
-            for mask in masks.iter_mut() {
-                *mask &= pattern.unmasked[strip];
+                hot_rows |= self
+                    .v
+                    .hot_rows(one, thresholds, unmasked, &mut masks[r..r + 1])
+                    << r;
             }
         }
-        for (r, y) in rows.enumerate() {
-            if (0..hot_strips.len()).all(|j| masks[j * n + r] == 0) {
-                continue;
-            }
-            let first = runs.len();
-            self.row_runs(pattern, hot_strips, |j| masks[j * n + r], y, runs, regions);
-            let linked = if above.0.wrapping_add(1) == y {
-                above.1.clone()
-            } else {
-                0..0
-            };
-            runs.link(linked, first..runs.len());
-            *above = (y, first..runs.len());
+        while hot_rows != 0 {
+            let r = hot_rows.trailing_zeros() as usize;
+            hot_rows &= hot_rows - 1;
+            let y = rows.start + r;
+            row_bounds(pattern, hot_strips, |j| masks[j * n + r], self.w, bounds);
+            self.add_row(pattern, y, bounds, links, components, regions);
         }
     }
 
-    /// Emits the runs of row `y` from the hot masks of its hot strips (`mask(j)` for hot strip
-    /// `j`), left to right, splitting them where a span begins.
+    /// Adds the runs `bounds` of row `y` and links them to the runs of row `y - 1`, which
+    /// `links` holds when it has any; then holds the runs of row `y`.
     #[inline(always)]
-    fn row_runs(
+    fn add_row(
         &self,
         pattern: &Pattern,
-        hot_strips: &[u32],
-        mask: impl Fn(usize) -> u64,
         y: usize,
-        runs: &mut Runs,
+        bounds: &[(u32, u32)],
+        links: &mut RowLinks,
+        components: &mut Components,
         regions: &mut [RegionStats],
     ) {
-        let row = &self.pixels[y * self.w..(y + 1) * self.w];
-        let spans = &pattern.spans[..];
-        let mut span_index = 0;
-        let mut emit = |x0: usize, x1: usize| {
-            while spans[span_index].x1 as usize <= x0 {
-                span_index += 1;
-            }
-            let region = spans[span_index].region;
-            let stats = self.v.max_sum(row, x0, x1);
-            regions[region as usize].hot_px += (x1 - x0) as u32;
-            runs.push(Run {
-                y: y as u32,
-                x0: x0 as u32,
-                x1: x1 as u32,
-                region,
-                max_raw: stats.max,
-                sum_raw: stats.sum,
-            });
+        if links.y.wrapping_add(1) != y {
+            links.above.clear();
+        }
+        links.current.clear();
+        let row = &self.pixels[y * self.w..][..self.w];
+        let mut from = 0;
+        let mut left = Link {
+            x0: 0,
+            x1: u32::MAX,
+            label: NO_LABEL,
         };
-        // A run still open at the end of the last strip read, and where that strip ended.
-        let mut open: Option<usize> = None;
-        let mut read_to = 0;
-        for (j, &strip) in hot_strips.iter().enumerate() {
-            let x = strip as usize * STRIP;
-            let mut hot = mask(j);
-            // A run breaks where a pixel is not hot or a new span (region) begins.
-            let breaks = !hot | pattern.span_starts[strip as usize];
-            if let Some(x0) = open.take() {
-                if read_to == x && breaks & 1 == 0 {
-                    let end = (breaks & !1).trailing_zeros() as usize;
-                    if end == STRIP {
-                        open = Some(x0);
-                        read_to = x + STRIP;
-                        continue;
-                    }
-                    emit(x0, x + end);
-                    hot &= u64::MAX << end;
-                } else {
-                    emit(x0, read_to);
-                }
-            }
-            while hot != 0 {
-                let start = hot.trailing_zeros() as usize;
-                // Breaks after `start`; 2 << 63 wraps to 0, so the mask covers all bits then.
-                let after = breaks & !(2u64 << start).wrapping_sub(1);
-                let end = after.trailing_zeros() as usize;
-                if end == STRIP {
-                    open = Some(x + start);
-                    break;
-                }
-                emit(x + start, x + end);
-                hot &= u64::MAX << end;
-            }
-            read_to = x + STRIP;
+        for &(x0, x1) in bounds {
+            // A run lies in one span, so its first pixel tells its region.
+            let region = pattern.regions[x0 as usize];
+            let ms = self.v.max_sum(row, x0 as usize, x1 as usize);
+            regions[region as usize].hot_px += x1 - x0;
+            let label = components.label(&links.above, &mut from, left, x0, x1);
+            let label = components.add(label, y as u32, x0, x1, region, ms);
+            left = Link { x0, x1, label };
+            links.current.push(left);
         }
-        if let Some(x0) = open {
-            // Bits past the row's end are never hot, so an open run ends at a strip's end.
-            emit(x0, read_to.min(self.w));
+        std::mem::swap(&mut links.above, &mut links.current);
+        links.y = y;
+    }
+}
+
+/// Appends the runs of one row to `bounds` as `(x0, x1)`, left to right, from the row's hot
+/// masks in its band's hot strips (`mask(j)` for hot strip `j`), splitting them where a span
+/// begins. `w` is the frame's width.
+#[inline(always)]
+fn row_bounds(
+    pattern: &Pattern,
+    hot_strips: &[u32],
+    mask: impl Fn(usize) -> u64,
+    w: usize,
+    bounds: &mut Vec<(u32, u32)>,
+) {
+    bounds.clear();
+    // The start of a run still open at the end of the last strip read, and that strip's end.
+    let mut open = None;
+    let mut read_to = 0;
+    for (j, &strip) in hot_strips.iter().enumerate() {
+        let mut hot = mask(j);
+        if hot == 0 {
+            continue;
         }
+        let x = strip * STRIP as u32;
+        // A run breaks where a pixel is not hot or a new span (region) begins.
+        let breaks = !hot | pattern.span_starts[strip as usize];
+        // An open run goes on only into the next strip, and only where it is hot at once.
+        if let Some(x0) = open
+            && (read_to != x || breaks & 1 != 0)
+        {
+            bounds.push((x0, read_to));
+            open = None;
+        }
+        while hot != 0 {
+            let start = hot.trailing_zeros();
+            // Breaks after `start`; 2 << 63 wraps to 0, so the mask covers all bits then.
+            let end = (breaks & !(2u64 << start).wrapping_sub(1)).trailing_zeros();
+            // A run that goes on from the last strip starts at bit 0.
+            let x0 = open.take().unwrap_or(x + start);
+            if end == STRIP as u32 {
+                open = Some(x0);
+                break;
+            }
+            bounds.push((x0, x + end));
+            hot &= u64::MAX << end;
+        }
+        read_to = x + STRIP as u32;
+    }
+    if let Some(x0) = open {
+        // Bits past the row's end are never hot, so an open run ends at a strip's end.
+        bounds.push((x0, read_to.min(w as u32)));
     }
 }

@@ -27,6 +27,8 @@ pub struct Layout {
     row_starts: Vec<u32>,
     /// `repeats_above[y]`: row `y` has exactly the spans of row `y - 1`.
     repeats_above: Vec<bool>,
+    /// `same_until[y]`: the first row after `y` whose spans differ from row `y`'s.
+    same_until: Vec<u32>,
 }
 
 impl Layout {
@@ -76,6 +78,14 @@ impl Layout {
             repeats_above.push(y > 0 && spans[above..this] == spans[this..]);
         }
         row_starts.push(spans.len() as u32);
+        let mut same_until = vec![height; height as usize];
+        for y in (1..height as usize).rev() {
+            if repeats_above[y] {
+                same_until[y - 1] = same_until[y];
+            } else {
+                same_until[y - 1] = y as u32;
+            }
+        }
         Layout {
             width,
             height,
@@ -83,6 +93,7 @@ impl Layout {
             spans,
             row_starts,
             repeats_above,
+            same_until,
         }
     }
 
@@ -114,6 +125,13 @@ impl Layout {
     #[inline]
     pub fn repeats_row_above(&self, y: u32) -> bool {
         self.repeats_above[y as usize]
+    }
+
+    /// The first row after `y` whose spans differ from row `y`'s (the height when none does);
+    /// the kernel scans such a group of rows as one pattern.
+    #[inline]
+    pub(crate) fn same_rows_until(&self, y: u32) -> u32 {
+        self.same_until[y as usize]
     }
 
     /// Region of pixel `(x, y)`.
@@ -207,5 +225,7 @@ mod tests {
         let l = Layout::new(8, 4, &[rect], &[]);
         let repeats: Vec<bool> = (0..4).map(|y| l.repeats_row_above(y)).collect();
         assert_eq!(repeats, vec![false, false, true, false]);
+        let until: Vec<u32> = (0..4).map(|y| l.same_rows_until(y)).collect();
+        assert_eq!(until, vec![1, 3, 3, 4]);
     }
 }

@@ -533,6 +533,23 @@ fn gather_bits_maps_each_byte_to_its_bit() {
 }
 
 #[test]
+fn run_sums_past_two_to_the_sixteen_pixels_do_not_overflow() {
+    // u32 lanes hold the sums of at most 2¹⁶ saturated pixels; longer runs go in parts.
+    let row = vec![u16::MAX; 3 << 16];
+    for (start, end) in [(0, row.len()), (5, row.len() - 3), (1, (1 << 16) + 2)] {
+        let want = vector::MaxSum {
+            max: u16::MAX,
+            sum: (end - start) as u64 * u64::from(u16::MAX),
+        };
+        assert_eq!(Portable.max_sum(&row, start, end), want);
+        #[cfg(target_arch = "x86_64")]
+        if let Some(avx2) = Avx2::detect() {
+            assert_eq!(avx2.max_sum(&row, start, end), want);
+        }
+    }
+}
+
+#[test]
 fn runs_that_meet_at_a_region_boundary_are_joined() {
     let zone: &[[f64; 2]] = &[[3.0, 0.0], [6.0, 0.0], [6.0, 1.0], [3.0, 1.0]];
     let layout = Layout::new(8, 1, &[zone], &[]);

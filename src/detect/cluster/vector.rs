@@ -34,9 +34,46 @@ pub(super) trait Vector: Copy {
         column_max: &mut [u16; STRIP],
     ) -> u64;
 
-    /// The hot mask of each row of a strip: `masks[r]` bit `i` set when
-    /// `px[off + r·stride + i] >= thresholds[i]`.
-    fn hot_rows(self, strip: StripRead<'_>, thresholds: &[u16; STRIP], masks: &mut [u64]);
+    /// [`Vector::fold_strip`] for `strips` whole strips side by side and then, when `tail`
+    /// is 1 to 4, one more strip of `tail` vectors: strip `s` reads from `off + 64·s + r·stride`
+    /// for each row `r < rows` (`vectors` is ignored), folds into `column_max[64·s..]`
+    /// against `thresholds[64·s..]` and writes its hot mask to `hot[s]`. Buffers hold whole
+    /// strips. One bounds check for all strips.
+    fn fold_strips(
+        self,
+        read: StripRead<'_>,
+        strips: usize,
+        tail: usize,
+        thresholds: &[u16],
+        column_max: &mut [u16],
+        hot: &mut [u64],
+    ) {
+        let tail_strip = usize::from(tail > 0);
+        for (s, hot) in hot[..strips + tail_strip].iter_mut().enumerate() {
+            let x = s * STRIP;
+            let strip = StripRead {
+                off: read.off + x,
+                vectors: if s < strips { STRIP / LANES } else { tail },
+                ..read
+            };
+            let thresholds = thresholds[x..][..STRIP].try_into().expect("whole strips");
+            let column_max = (&mut column_max[x..][..STRIP])
+                .try_into()
+                .expect("whole strips");
+            *hot = self.fold_strip(strip, thresholds, column_max);
+        }
+    }
+
+    /// The hot mask of each row of a strip, kept to the bits of `keep`: `masks[r]` bit `i`
+    /// set when `px[off + r·stride + i] >= thresholds[i]` and bit `i` of `keep` is set.
+    /// Returns the rows with a hot pixel: bit `r` set when `masks[r] != 0` (at most 32 rows).
+    fn hot_rows(
+        self,
+        strip: StripRead<'_>,
+        thresholds: &[u16; STRIP],
+        keep: u64,
+        masks: &mut [u64],
+    ) -> u32;
 
     /// Maximum of `px[start..end]`, 0 when empty.
     fn max_of(self, px: &[u16], start: usize, end: usize) -> u16;
@@ -47,6 +84,19 @@ pub(super) trait Vector: Copy {
 
     /// Index of the first value in `px` equal to `value`, which `px` holds.
     fn first_equal(self, px: &[u16], value: u16) -> usize;
+
+    /// Runs `task` in a function of its own, compiled for this instruction set: work the
+    /// hot loops that call it rarely need, kept out of them so it does not crowd their
+    /// registers.
+    fn outlined<T: Task>(self, task: T) -> T::Output;
+}
+
+/// Work for [`Vector::outlined`]. Not a closure: a closure is compiled without the caller's
+/// target features, so the vector code in it would not inline; `run` must be
+/// `#[inline(always)]`.
+pub(super) trait Task {
+    type Output;
+    fn run(self) -> Self::Output;
 }
 
 /// Where to read a strip: `vectors` (1 to 4) vectors of [`LANES`] pixels from
@@ -68,12 +118,18 @@ impl StripRead<'_> {
             (1..=STRIP / LANES).contains(&self.vectors),
             "1 to 4 vectors"
         );
+        self.check_width(self.vectors * LANES);
+    }
+
+    /// Panics unless `width` pixels from `off + r·stride` lie inside `px` for every row.
+    #[inline(always)]
+    fn check_width(&self, width: usize) {
         if let Some(last_row) = self.rows.checked_sub(1) {
             // Saturating, so an overflow fails the assert too.
             let end = last_row
                 .saturating_mul(self.stride)
                 .saturating_add(self.off)
-                .saturating_add(self.vectors * LANES);
+                .saturating_add(width);
             assert!(end <= self.px.len(), "strip read out of bounds");
         }
     }
@@ -112,19 +168,29 @@ impl Vector for Portable {
     }
 
     #[inline(always)]
-    fn hot_rows(self, strip: StripRead<'_>, thresholds: &[u16; STRIP], masks: &mut [u64]) {
+    fn hot_rows(
+        self,
+        strip: StripRead<'_>,
+        thresholds: &[u16; STRIP],
+        keep: u64,
+        masks: &mut [u64],
+    ) -> u32 {
         strip.check();
+        let mut rows = 0;
         for (r, mask) in masks[..strip.rows].iter_mut().enumerate() {
             let row = strip.row(r);
-            *mask = match row.try_into() {
-                Ok(px) => hot_mask(px, thresholds),
-                Err(_) => {
-                    let mut px = [0u16; STRIP];
-                    px[..row.len()].copy_from_slice(row);
-                    hot_mask(&px, thresholds)
-                }
-            };
+            *mask = keep
+                & match row.try_into() {
+                    Ok(px) => hot_mask(px, thresholds),
+                    Err(_) => {
+                        let mut px = [0u16; STRIP];
+                        px[..row.len()].copy_from_slice(row);
+                        hot_mask(&px, thresholds)
+                    }
+                };
+            rows |= u32::from(*mask != 0) << r;
         }
+        rows
     }
 
     #[inline(always)]
@@ -144,6 +210,11 @@ impl Vector for Portable {
     #[inline(always)]
     fn first_equal(self, px: &[u16], value: u16) -> usize {
         px.iter().position(|&p| p == value).expect("value in px")
+    }
+
+    #[inline(never)]
+    fn outlined<T: Task>(self, task: T) -> T::Output {
+        task.run()
     }
 }
 
@@ -187,7 +258,7 @@ pub(super) use avx2::Avx2;
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{LANES, MaxSum, STRIP, StripRead, Vector};
+    use super::{LANES, MaxSum, STRIP, StripRead, Task, Vector};
     use std::arch::x86_64::*;
 
     /// Proof that this CPU runs AVX2: only [`Avx2::detect`] makes one.
@@ -223,15 +294,43 @@ mod avx2 {
         }
 
         #[inline(always)]
-        fn hot_rows(self, strip: StripRead<'_>, thresholds: &[u16; STRIP], masks: &mut [u64]) {
+        fn fold_strips(
+            self,
+            read: StripRead<'_>,
+            strips: usize,
+            tail: usize,
+            thresholds: &[u16],
+            column_max: &mut [u16],
+            hot: &mut [u64],
+        ) {
+            let width = strips * STRIP + tail * LANES;
+            assert!(
+                tail <= STRIP / LANES
+                    && thresholds.len() >= width
+                    && column_max.len() >= width
+                    && hot.len() > strips,
+                "fold_strips: buffers too short"
+            );
+            read.check_width(width);
+            unsafe { fold_strips(read, strips, tail, thresholds, column_max, hot) }
+        }
+
+        #[inline(always)]
+        fn hot_rows(
+            self,
+            strip: StripRead<'_>,
+            thresholds: &[u16; STRIP],
+            keep: u64,
+            masks: &mut [u64],
+        ) -> u32 {
             strip.check();
             let masks = &mut masks[..strip.rows];
             unsafe {
                 match strip.vectors {
-                    1 => hot_rows::<1>(strip, thresholds, masks),
-                    2 => hot_rows::<2>(strip, thresholds, masks),
-                    3 => hot_rows::<3>(strip, thresholds, masks),
-                    _ => hot_rows::<4>(strip, thresholds, masks),
+                    1 => hot_rows::<1>(strip, thresholds, keep, masks),
+                    2 => hot_rows::<2>(strip, thresholds, keep, masks),
+                    3 => hot_rows::<3>(strip, thresholds, keep, masks),
+                    _ => hot_rows::<4>(strip, thresholds, keep, masks),
                 }
             }
         }
@@ -250,6 +349,18 @@ mod avx2 {
         fn first_equal(self, px: &[u16], value: u16) -> usize {
             unsafe { first_equal(px, value) }
         }
+
+        #[inline(always)]
+        fn outlined<T: Task>(self, task: T) -> T::Output {
+            unsafe { outlined(task) }
+        }
+    }
+
+    /// `task` inlined into a function with AVX2 enabled, so the intrinsics it calls inline.
+    #[target_feature(enable = "avx2")]
+    #[inline(never)]
+    fn outlined<T: Task>(task: T) -> T::Output {
+        task.run()
     }
 
     /// Loads 16 lanes from `px[at..at + 16]`.
@@ -354,50 +465,128 @@ mod avx2 {
         thresholds: &[u16; STRIP],
         column_max: &mut [u16; STRIP],
     ) -> u64 {
+        // SAFETY: the check bounds every row; N <= 4 vectors of 64-lane arrays.
+        unsafe {
+            fold_core::<N>(
+                strip.px.as_ptr().wrapping_add(strip.off),
+                strip.rows,
+                strip.stride,
+                thresholds.as_ptr(),
+                column_max.as_mut_ptr(),
+            )
+        }
+    }
+
+    /// Folds `rows` rows of `N` vectors from `p + r·stride` into `column_max` and returns
+    /// the hot mask of their maxima against `thresholds`.
+    ///
+    /// # Safety
+    /// The rows are readable, and `thresholds` and `column_max` hold `N·LANES` values.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn fold_core<const N: usize>(
+        mut p: *const u16,
+        rows: usize,
+        stride: usize,
+        thresholds: *const u16,
+        column_max: *mut u16,
+    ) -> u64 {
+        // Raw pointers: the caller bounds every row, so no bounds check per row.
         let mut max = [_mm256_setzero_si256(); N];
-        // Raw pointers: the check bounds every row, so no bounds check per row.
-        let mut p = strip.px.as_ptr().wrapping_add(strip.off);
-        for _ in 0..strip.rows {
-            // SAFETY: row r reads N·LANES values at off + r·stride, inside px.
+        let mut fold = |p: *const u16| {
+            // SAFETY: a row the caller vouches for.
             let v = unsafe { load_n::<N>(p) };
             for i in 0..N {
                 max[i] = _mm256_max_epu16(max[i], v[i]);
             }
-            p = p.wrapping_add(strip.stride);
-        }
-        // SAFETY: N <= 4 vectors of 64-lane arrays.
-        let (t, old) = unsafe {
-            (
-                load_n::<N>(thresholds.as_ptr()),
-                load_n::<N>(column_max.as_ptr()),
-            )
         };
+        // Four rows a turn: the loop overhead would otherwise cost almost as much as the
+        // loads and maxima.
+        let mut left = rows;
+        while left >= 4 {
+            fold(p);
+            fold(p.wrapping_add(stride));
+            fold(p.wrapping_add(2 * stride));
+            fold(p.wrapping_add(3 * stride));
+            p = p.wrapping_add(4 * stride);
+            left -= 4;
+        }
+        for _ in 0..left {
+            fold(p);
+            p = p.wrapping_add(stride);
+        }
+        // SAFETY: N·LANES values, as the caller vouches.
+        let (t, old) = unsafe { (load_n::<N>(thresholds), load_n::<N>(column_max)) };
         for i in 0..N {
             let merged = _mm256_max_epu16(old[i], max[i]);
             // SAFETY: as above.
-            unsafe { _mm256_storeu_si256(column_max.as_mut_ptr().add(i * LANES).cast(), merged) };
+            unsafe { _mm256_storeu_si256(column_max.add(i * LANES).cast(), merged) };
         }
         hot_mask(&max, &t)
     }
 
     /// # Safety
-    /// `strip.check()` passed, `strip.vectors == N` and `masks.len() == strip.rows`.
+    /// `read.check_width(64·strips + 16·tail)` passed, `tail <= 4`, `thresholds` and
+    /// `column_max` hold that many values and `hot` more than `strips` masks.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn fold_strips(
+        read: StripRead<'_>,
+        strips: usize,
+        tail: usize,
+        thresholds: &[u16],
+        column_max: &mut [u16],
+        hot: &mut [u64],
+    ) {
+        let first_row = read.px.as_ptr().wrapping_add(read.off);
+        let (rows, stride) = (read.rows, read.stride);
+        let t = thresholds.as_ptr();
+        let c = column_max.as_mut_ptr();
+        // SAFETY (every fold_core): strip s and the tail lie inside the rows and buffers,
+        // as the caller vouches.
+        for (s, hot) in hot[..strips].iter_mut().enumerate() {
+            let x = s * STRIP;
+            *hot = unsafe { fold_core::<4>(first_row.add(x), rows, stride, t.add(x), c.add(x)) };
+        }
+        let x = strips * STRIP;
+        let (p, t, c) = (
+            first_row.wrapping_add(x),
+            t.wrapping_add(x),
+            c.wrapping_add(x),
+        );
+        hot[strips] = unsafe {
+            match tail {
+                0 => return,
+                1 => fold_core::<1>(p, rows, stride, t, c),
+                2 => fold_core::<2>(p, rows, stride, t, c),
+                3 => fold_core::<3>(p, rows, stride, t, c),
+                _ => fold_core::<4>(p, rows, stride, t, c),
+            }
+        };
+    }
+
+    /// # Safety
+    /// `strip.check()` passed, `strip.vectors == N` and `masks.len() == strip.rows <= 32`.
     #[target_feature(enable = "avx2")]
     #[inline]
     unsafe fn hot_rows<const N: usize>(
         strip: StripRead<'_>,
         thresholds: &[u16; STRIP],
+        keep: u64,
         masks: &mut [u64],
-    ) {
+    ) -> u32 {
         // SAFETY: N <= 4 vectors of a 64-lane array.
         let t = unsafe { load_n::<N>(thresholds.as_ptr()) };
         let mut p = strip.px.as_ptr().wrapping_add(strip.off);
-        for mask in masks {
+        let mut rows = 0;
+        for (r, mask) in masks.iter_mut().enumerate() {
             // SAFETY: as in fold_strip.
             let v = unsafe { load_n::<N>(p) };
-            *mask = hot_mask(&v, &t);
+            *mask = hot_mask(&v, &t) & keep;
+            rows |= u32::from(*mask != 0) << r;
             p = p.wrapping_add(strip.stride);
         }
+        rows
     }
 
     #[target_feature(enable = "avx2")]
@@ -428,91 +617,55 @@ mod avx2 {
         }
     }
 
-    /// [`max_sum`] of a run of at most `K·LANES` pixels in a row of at least `LANES`: vector
-    /// `k` takes columns `start + 16k ..` and reads them moved left at the row's end.
     #[target_feature(enable = "avx2")]
     #[inline]
-    fn short_max_sum<const K: usize>(row: &[u16], start: usize, end: usize) -> MaxSum {
-        let last = row.len() - LANES;
+    fn max_sum(row: &[u16], start: usize, end: usize) -> MaxSum {
+        assert!(start < end && end <= row.len(), "run out of bounds");
+        // u32 lanes hold the sum of at most 2¹⁶ values (2¹⁶ × 65 535 < 2³²).
+        if end - start > 1 << 16 || row.len() < LANES {
+            return rare_max_sum(row, start, end);
+        }
         let (mut max, mut sum) = (_mm256_setzero_si256(), _mm256_setzero_si256());
-        for k in 0..K {
-            let own = start + k * LANES;
-            let at = own.min(last);
-            let lanes = _mm256_andnot_si256(
-                first_lanes(own - at),
-                first_lanes((own + LANES).min(end).saturating_sub(at)),
-            );
-            // SAFETY: at <= row.len() - LANES.
-            let v = _mm256_and_si256(unsafe { load(row, at) }, lanes);
+        let mut at = start;
+        while end - at > LANES {
+            // SAFETY: at + LANES < end <= row.len().
+            let v = unsafe { load(row, at) };
             max = _mm256_max_epu16(max, v);
             sum = _mm256_add_epi32(sum, widen_pairs(v));
+            at += LANES;
         }
+        // The last 1 to 16 pixels, read from further left at the row's end, the lanes
+        // outside at..end zeroed.
+        let from = at.min(row.len() - LANES);
+        let lanes = _mm256_andnot_si256(first_lanes(at - from), first_lanes(end - from));
+        // SAFETY: from <= row.len() - LANES.
+        let v = _mm256_and_si256(unsafe { load(row, from) }, lanes);
+        max = _mm256_max_epu16(max, v);
+        sum = _mm256_add_epi32(sum, widen_pairs(v));
         MaxSum {
             max: horizontal_max(max),
             sum: horizontal_sum(sum),
         }
     }
 
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    fn max_sum(row: &[u16], start: usize, end: usize) -> MaxSum {
-        assert!(start < end && end <= row.len(), "run out of bounds");
-        // Runs of blobs are short: a fixed number of masked vectors, without a loop whose
-        // length the branch predictor would have to guess, and small enough to inline.
-        if end - start <= 2 * LANES && row.len() >= LANES {
-            short_max_sum::<2>(row, start, end)
-        } else {
-            long_max_sum(row, start, end)
-        }
-    }
-
-    /// [`max_sum`] of runs too long for [`short_max_sum`] or rows narrower than a vector.
+    /// [`max_sum`] of runs longer than 2¹⁶ pixels or rows narrower than a vector.
     #[target_feature(enable = "avx2")]
     #[inline(never)]
-    fn long_max_sum(row: &[u16], start: usize, end: usize) -> MaxSum {
-        let n = end - start;
-        if n <= 4 * LANES && row.len() >= LANES {
-            return short_max_sum::<4>(row, start, end);
-        }
-        if n < LANES {
-            // A row narrower than a vector.
+    fn rare_max_sum(row: &[u16], start: usize, end: usize) -> MaxSum {
+        if row.len() < LANES {
             let px = &row[start..end];
             return MaxSum {
                 max: px.iter().copied().max().unwrap_or(0),
                 sum: px.iter().map(|&p| u64::from(p)).sum(),
             };
         }
-        // u32 lanes take two values per vector: flushing every 4096 vectors keeps each lane
-        // below 8192 × 65 535 and their total below 2³².
-        const FLUSH_EVERY: usize = 4096;
-        let (mut max, mut lane_sums, mut sum) = (_mm256_setzero_si256(), _mm256_setzero_si256(), 0);
-        let mut at = start;
-        let mut since_flush = 0;
-        while at + LANES <= end {
-            // SAFETY: at + LANES <= end <= row.len().
-            let v = unsafe { load(row, at) };
-            max = _mm256_max_epu16(max, v);
-            lane_sums = _mm256_add_epi32(lane_sums, widen_pairs(v));
-            at += LANES;
-            since_flush += 1;
-            if since_flush == FLUSH_EVERY {
-                sum += horizontal_sum(lane_sums);
-                lane_sums = _mm256_setzero_si256();
-                since_flush = 0;
-            }
+        let mut out = MaxSum { max: 0, sum: 0 };
+        for at in (start..end).step_by(1 << 16) {
+            let part = max_sum(row, at, (at + (1 << 16)).min(end));
+            out.max = out.max.max(part.max);
+            out.sum += part.sum;
         }
-        let tail = end - at;
-        if tail > 0 {
-            // SAFETY: n > LANES. The last vector overlaps; only its last `tail` lanes are new.
-            let v = unsafe { load(row, end - LANES) };
-            max = _mm256_max_epu16(max, v);
-            let fresh = _mm256_andnot_si256(first_lanes(LANES - tail), v);
-            lane_sums = _mm256_add_epi32(lane_sums, widen_pairs(fresh));
-        }
-        MaxSum {
-            max: horizontal_max(max),
-            sum: sum + horizontal_sum(lane_sums),
-        }
+        out
     }
 
     /// Index of the first value in `px` equal to `value`, which `px` holds.

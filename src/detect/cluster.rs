@@ -416,7 +416,7 @@ impl Patterns {
 #[derive(Debug, Default)]
 struct Scratch {
     /// Per pixel: the maximum over the current pattern's rows so far, strip-padded plus
-    /// `LANES` for vector reads at the end.
+    /// `LANES` for vector reads at the end. A pattern's first band overwrites it.
     column_max: Vec<u16>,
     /// Per strip: the hot mask of the current band's column maxima.
     strip_hot: Vec<u64>,
@@ -579,10 +579,9 @@ impl Detector {
             let spans = layout.row(y as u32);
             let end = layout.same_rows_until(y as u32) as usize;
             let pattern = self.patterns.get(index, spans);
-            self.scratch.column_max.fill(0);
             for band in (y..end).step_by(BAND_ROWS) {
                 let rows = band..(band + BAND_ROWS).min(end);
-                if frame.fold_band(pattern, &mut self.scratch, rows.clone()) {
+                if frame.fold_band(pattern, &mut self.scratch, rows.clone(), band == y) {
                     v.outlined(HotBand {
                         frame,
                         pattern,
@@ -723,10 +722,16 @@ impl<V: Vector> Frame<'_, V> {
         copy
     }
 
-    /// Folds the band `rows` into the pattern's column maxima and lists its hot strips;
-    /// returns whether there is one.
+    /// Folds the band `rows` into the pattern's column maxima (they start at it when it is
+    /// the pattern's `first`) and lists its hot strips; returns whether there is one.
     #[inline(always)]
-    fn fold_band(&self, pattern: &Pattern, scratch: &mut Scratch, rows: Range<usize>) -> bool {
+    fn fold_band(
+        &self,
+        pattern: &Pattern,
+        scratch: &mut Scratch,
+        rows: Range<usize>,
+        first: bool,
+    ) -> bool {
         let whole = self.w / STRIP;
         // Vectors of a last, narrower strip; they may reach past the row's end and, on the
         // last rows of the frame, past the frame's end.
@@ -748,6 +753,7 @@ impl<V: Vector> Frame<'_, V> {
             &pattern.thresholds,
             &mut scratch.column_max,
             hot,
+            first,
         );
         if tail > 0 && !tail_inside {
             let strip = whole;
@@ -770,6 +776,7 @@ impl<V: Vector> Frame<'_, V> {
                 },
                 thresholds,
                 column_max,
+                first,
             );
             for r in inside..all.rows {
                 let copy = Self::padded(&all, r);
@@ -779,7 +786,7 @@ impl<V: Vector> Frame<'_, V> {
                     rows: 1,
                     ..all
                 };
-                hot[strip] |= self.v.fold_strip(one, thresholds, column_max);
+                hot[strip] |= self.v.fold_strip(one, thresholds, column_max, false);
             }
         }
         scratch.hot_strips.clear();

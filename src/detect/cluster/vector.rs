@@ -24,14 +24,16 @@ pub(super) struct MaxSum {
 /// lanes past the `vectors` read are unspecified: callers clear them.
 pub(super) trait Vector: Copy {
     /// Folds the rows of a strip into their column maxima, adds those into `column_max`
-    /// (`column_max[i] = max(column_max[i], max_r px[off + r·stride + i])`) and returns the
-    /// hot mask of the maxima: bit `i` set when the maximum of column `i` is
-    /// `>= thresholds[i]`, that is when some row has a hot pixel there.
+    /// (`column_max[i] = max(column_max[i], max_r px[off + r·stride + i])`, or when `fresh`
+    /// just the maxima, whatever `column_max` held) and returns the hot mask of the maxima:
+    /// bit `i` set when the maximum of column `i` is `>= thresholds[i]`, that is when some
+    /// row has a hot pixel there.
     fn fold_strip(
         self,
         strip: StripRead<'_>,
         thresholds: &[u16; STRIP],
         column_max: &mut [u16; STRIP],
+        fresh: bool,
     ) -> u64;
 
     /// [`Vector::fold_strip`] for `strips` whole strips side by side and then, when `tail`
@@ -47,6 +49,7 @@ pub(super) trait Vector: Copy {
         thresholds: &[u16],
         column_max: &mut [u16],
         hot: &mut [u64],
+        fresh: bool,
     ) {
         let tail_strip = usize::from(tail > 0);
         for (s, hot) in hot[..strips + tail_strip].iter_mut().enumerate() {
@@ -60,7 +63,7 @@ pub(super) trait Vector: Copy {
             let column_max = (&mut column_max[x..][..STRIP])
                 .try_into()
                 .expect("whole strips");
-            *hot = self.fold_strip(strip, thresholds, column_max);
+            *hot = self.fold_strip(strip, thresholds, column_max, fresh);
         }
     }
 
@@ -153,6 +156,7 @@ impl Vector for Portable {
         strip: StripRead<'_>,
         thresholds: &[u16; STRIP],
         column_max: &mut [u16; STRIP],
+        fresh: bool,
     ) -> u64 {
         strip.check();
         let mut max = [0u16; STRIP];
@@ -161,8 +165,12 @@ impl Vector for Portable {
                 *m = (*m).max(p);
             }
         }
-        for (c, &m) in column_max.iter_mut().zip(&max) {
-            *c = (*c).max(m);
+        if fresh {
+            *column_max = max;
+        } else {
+            for (c, &m) in column_max.iter_mut().zip(&max) {
+                *c = (*c).max(m);
+            }
         }
         hot_mask(&max, thresholds)
     }
@@ -280,15 +288,16 @@ mod avx2 {
             strip: StripRead<'_>,
             thresholds: &[u16; STRIP],
             column_max: &mut [u16; STRIP],
+            fresh: bool,
         ) -> u64 {
             strip.check();
             // One constant vector count per instance so the row loop is fully unrolled.
             unsafe {
                 match strip.vectors {
-                    1 => fold_strip::<1>(strip, thresholds, column_max),
-                    2 => fold_strip::<2>(strip, thresholds, column_max),
-                    3 => fold_strip::<3>(strip, thresholds, column_max),
-                    _ => fold_strip::<4>(strip, thresholds, column_max),
+                    1 => fold_strip::<1>(strip, thresholds, column_max, fresh),
+                    2 => fold_strip::<2>(strip, thresholds, column_max, fresh),
+                    3 => fold_strip::<3>(strip, thresholds, column_max, fresh),
+                    _ => fold_strip::<4>(strip, thresholds, column_max, fresh),
                 }
             }
         }
@@ -302,6 +311,7 @@ mod avx2 {
             thresholds: &[u16],
             column_max: &mut [u16],
             hot: &mut [u64],
+            fresh: bool,
         ) {
             let width = strips * STRIP + tail * LANES;
             assert!(
@@ -312,7 +322,7 @@ mod avx2 {
                 "fold_strips: buffers too short"
             );
             read.check_width(width);
-            unsafe { fold_strips(read, strips, tail, thresholds, column_max, hot) }
+            unsafe { fold_strips(read, strips, tail, thresholds, column_max, hot, fresh) }
         }
 
         #[inline(always)]
@@ -464,6 +474,7 @@ mod avx2 {
         strip: StripRead<'_>,
         thresholds: &[u16; STRIP],
         column_max: &mut [u16; STRIP],
+        fresh: bool,
     ) -> u64 {
         // SAFETY: the check bounds every row; N <= 4 vectors of 64-lane arrays.
         unsafe {
@@ -473,12 +484,13 @@ mod avx2 {
                 strip.stride,
                 thresholds.as_ptr(),
                 column_max.as_mut_ptr(),
+                fresh,
             )
         }
     }
 
-    /// Folds `rows` rows of `N` vectors from `p + r·stride` into `column_max` and returns
-    /// the hot mask of their maxima against `thresholds`.
+    /// Folds `rows` rows of `N` vectors from `p + r·stride` into `column_max` (just their
+    /// maxima when `fresh`) and returns the hot mask of their maxima against `thresholds`.
     ///
     /// # Safety
     /// The rows are readable, and `thresholds` and `column_max` hold `N·LANES` values.
@@ -490,6 +502,7 @@ mod avx2 {
         stride: usize,
         thresholds: *const u16,
         column_max: *mut u16,
+        fresh: bool,
     ) -> u64 {
         // Raw pointers: the caller bounds every row, so no bounds check per row.
         let mut max = [_mm256_setzero_si256(); N];
@@ -516,11 +529,18 @@ mod avx2 {
             p = p.wrapping_add(stride);
         }
         // SAFETY: N·LANES values, as the caller vouches.
-        let (t, old) = unsafe { (load_n::<N>(thresholds), load_n::<N>(column_max)) };
-        for i in 0..N {
-            let merged = _mm256_max_epu16(old[i], max[i]);
+        let t = unsafe { load_n::<N>(thresholds) };
+        let mut merged = max;
+        if !fresh {
             // SAFETY: as above.
-            unsafe { _mm256_storeu_si256(column_max.add(i * LANES).cast(), merged) };
+            let old = unsafe { load_n::<N>(column_max) };
+            for i in 0..N {
+                merged[i] = _mm256_max_epu16(old[i], max[i]);
+            }
+        }
+        for (i, merged) in merged.iter().enumerate() {
+            // SAFETY: as above.
+            unsafe { _mm256_storeu_si256(column_max.add(i * LANES).cast(), *merged) };
         }
         hot_mask(&max, &t)
     }
@@ -537,6 +557,7 @@ mod avx2 {
         thresholds: &[u16],
         column_max: &mut [u16],
         hot: &mut [u64],
+        fresh: bool,
     ) {
         let first_row = read.px.as_ptr().wrapping_add(read.off);
         let (rows, stride) = (read.rows, read.stride);
@@ -546,7 +567,9 @@ mod avx2 {
         // as the caller vouches.
         for (s, hot) in hot[..strips].iter_mut().enumerate() {
             let x = s * STRIP;
-            *hot = unsafe { fold_core::<4>(first_row.add(x), rows, stride, t.add(x), c.add(x)) };
+            *hot = unsafe {
+                fold_core::<4>(first_row.add(x), rows, stride, t.add(x), c.add(x), fresh)
+            };
         }
         let x = strips * STRIP;
         let (p, t, c) = (
@@ -557,10 +580,10 @@ mod avx2 {
         hot[strips] = unsafe {
             match tail {
                 0 => return,
-                1 => fold_core::<1>(p, rows, stride, t, c),
-                2 => fold_core::<2>(p, rows, stride, t, c),
-                3 => fold_core::<3>(p, rows, stride, t, c),
-                _ => fold_core::<4>(p, rows, stride, t, c),
+                1 => fold_core::<1>(p, rows, stride, t, c, fresh),
+                2 => fold_core::<2>(p, rows, stride, t, c, fresh),
+                3 => fold_core::<3>(p, rows, stride, t, c, fresh),
+                _ => fold_core::<4>(p, rows, stride, t, c, fresh),
             }
         };
     }

@@ -43,16 +43,12 @@ use std::ops::Range;
 use super::{Layout, MASKED, Span};
 #[cfg(target_arch = "x86_64")]
 use vector::Avx2;
-use vector::{LANES, MaxSum, Portable, STRIP, StripRead, Task, Vector};
+use vector::{BAND_ROWS, LANES, MaxSum, Portable, STRIP, StripRead, Task, Vector};
 
 mod vector;
 
 #[cfg(test)]
 mod tests;
-
-/// Most rows in a band: more rows spread the per-band work thinner, fewer mean fewer rows
-/// read again when a strip of the band is hot. At most 32: a band's rows are bits of a `u32`.
-const BAND_ROWS: usize = 16;
 
 /// One connected component of hot pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -415,11 +411,13 @@ impl Patterns {
 /// Per-frame scratch buffers.
 #[derive(Debug, Default)]
 struct Scratch {
-    /// Per pixel: the maximum over the current pattern's rows so far, strip-padded plus
-    /// `LANES` for vector reads at the end. A pattern's first band overwrites it.
+    /// Per pixel: the maximum over the current pattern's rows, strip-padded plus `LANES`
+    /// for vector reads at the end.
     column_max: Vec<u16>,
-    /// Per strip: the hot mask of the current band's column maxima.
-    strip_hot: Vec<u64>,
+    /// Per band of the current pattern and strip: the hot mask of the band's column maxima,
+    /// `band_hot[b·(strips + 1) + s]` (one more strip: fold_strips may write a mask past a
+    /// whole last strip).
+    band_hot: Vec<u64>,
     /// Strips of the current band with a hot pixel, ascending.
     hot_strips: Vec<u32>,
     /// Hot masks of the band's hot strips, strip by strip: `masks[j·rows + r]` for hot strip
@@ -428,6 +426,22 @@ struct Scratch {
     /// The runs of one row as `(x0, x1)`.
     bounds: Vec<(u32, u32)>,
     links: RowLinks,
+}
+
+impl Scratch {
+    /// Lists the hot strips of band `b` of the pattern; returns whether there is one.
+    #[inline(always)]
+    fn list_hot_strips(&mut self, pattern: &Pattern, b: usize) -> bool {
+        let step = pattern.unmasked.len() + 1;
+        let hot = &self.band_hot[b * step..][..step - 1];
+        self.hot_strips.clear();
+        for (strip, (&hot, &unmasked)) in hot.iter().zip(&pattern.unmasked).enumerate() {
+            if hot & unmasked != 0 {
+                self.hot_strips.push(strip as u32);
+            }
+        }
+        !self.hot_strips.is_empty()
+    }
 }
 
 /// Rows `r < rows` whose `read` pixels from `first + r·stride` lie inside `len` pixels; the
@@ -561,8 +575,9 @@ impl Detector {
         let strips = w.div_ceil(STRIP);
         let scratch = &mut self.scratch;
         scratch.column_max.resize(strips * STRIP + LANES, 0);
-        // One more: fold_strips may write a mask past a whole last strip.
-        scratch.strip_hot.resize(strips + 1, 0);
+        scratch
+            .band_hot
+            .resize(h.div_ceil(BAND_ROWS) * (strips + 1), 0);
         // Sized for the worst band up front, so no later frame of this size grows them.
         scratch.hot_strips.reserve(strips);
         scratch.masks.reserve(strips * BAND_ROWS);
@@ -579,9 +594,10 @@ impl Detector {
             let spans = layout.row(y as u32);
             let end = layout.same_rows_until(y as u32) as usize;
             let pattern = self.patterns.get(index, spans);
-            for band in (y..end).step_by(BAND_ROWS) {
+            frame.fold_pattern(pattern, &mut self.scratch, y..end);
+            for (b, band) in (y..end).step_by(BAND_ROWS).enumerate() {
                 let rows = band..(band + BAND_ROWS).min(end);
-                if frame.fold_band(pattern, &mut self.scratch, rows.clone(), band == y) {
+                if self.scratch.list_hot_strips(pattern, b) {
                     v.outlined(HotBand {
                         frame,
                         pattern,
@@ -722,21 +738,16 @@ impl<V: Vector> Frame<'_, V> {
         copy
     }
 
-    /// Folds the band `rows` into the pattern's column maxima (they start at it when it is
-    /// the pattern's `first`) and lists its hot strips; returns whether there is one.
+    /// Folds the pattern's rows `rows` into its column maxima and the hot masks of its
+    /// bands.
     #[inline(always)]
-    fn fold_band(
-        &self,
-        pattern: &Pattern,
-        scratch: &mut Scratch,
-        rows: Range<usize>,
-        first: bool,
-    ) -> bool {
+    fn fold_pattern(&self, pattern: &Pattern, scratch: &mut Scratch, rows: Range<usize>) {
         let whole = self.w / STRIP;
+        let step = pattern.unmasked.len() + 1;
         // Vectors of a last, narrower strip; they may reach past the row's end and, on the
         // last rows of the frame, past the frame's end.
         let tail = (self.w - whole * STRIP).div_ceil(LANES);
-        let band = StripRead {
+        let all_rows = StripRead {
             px: self.pixels,
             off: rows.start * self.w,
             stride: self.w,
@@ -745,15 +756,15 @@ impl<V: Vector> Frame<'_, V> {
         };
         let last_read = (rows.end - 1) * self.w + whole * STRIP + tail * LANES;
         let tail_inside = last_read <= self.pixels.len();
-        let hot = &mut scratch.strip_hot;
+        let hot = &mut scratch.band_hot;
         self.v.fold_strips(
-            band,
+            all_rows,
             whole,
             if tail_inside { tail } else { 0 },
             &pattern.thresholds,
             &mut scratch.column_max,
             hot,
-            first,
+            step,
         );
         if tail > 0 && !tail_inside {
             let strip = whole;
@@ -769,15 +780,17 @@ impl<V: Vector> Frame<'_, V> {
                 all.rows,
                 all.vectors * LANES,
             );
-            hot[strip] = self.v.fold_strip(
-                StripRead {
-                    rows: inside,
-                    ..all
-                },
-                thresholds,
-                column_max,
-                first,
-            );
+            let hot = &mut hot[strip..];
+            let inside_read = StripRead {
+                rows: inside,
+                ..all
+            };
+            self.v
+                .fold_strip(inside_read, thresholds, column_max, true, hot, step);
+            // Bands with no row inside have no mask yet.
+            for b in inside.div_ceil(BAND_ROWS)..all.rows.div_ceil(BAND_ROWS) {
+                hot[b * step] = 0;
+            }
             for r in inside..all.rows {
                 let copy = Self::padded(&all, r);
                 let one = StripRead {
@@ -786,16 +799,12 @@ impl<V: Vector> Frame<'_, V> {
                     rows: 1,
                     ..all
                 };
-                hot[strip] |= self.v.fold_strip(one, thresholds, column_max, false);
+                let mut row_hot = [0];
+                self.v
+                    .fold_strip(one, thresholds, column_max, false, &mut row_hot, 1);
+                hot[r / BAND_ROWS * step] |= row_hot[0];
             }
         }
-        scratch.hot_strips.clear();
-        for (strip, (&hot, &unmasked)) in hot.iter().zip(&pattern.unmasked).enumerate() {
-            if hot & unmasked != 0 {
-                scratch.hot_strips.push(strip as u32);
-            }
-        }
-        !scratch.hot_strips.is_empty()
     }
 
     /// Finds the runs of the band `rows` in its hot strips and links them row by row;

@@ -50,6 +50,10 @@ mod vector;
 #[cfg(test)]
 mod tests;
 
+/// Bytes of a frame folded in one pass: they stay in the first-level cache (32 KiB on
+/// common x86_64 cores) for the hot bands among them to be read again.
+const FOLD_BYTES: usize = 16 * 1024;
+
 /// One connected component of hot pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hotspot {
@@ -414,9 +418,9 @@ struct Scratch {
     /// Per pixel: the maximum over the current pattern's rows, strip-padded plus `LANES`
     /// for vector reads at the end.
     column_max: Vec<u16>,
-    /// Per band of the current pattern and strip: the hot mask of the band's column maxima,
-    /// `band_hot[b·(strips + 1) + s]` (one more strip: fold_strips may write a mask past a
-    /// whole last strip).
+    /// Per band of the part of a pattern folded last and strip: the hot mask of the band's
+    /// column maxima, `band_hot[b·(strips + 1) + s]` (one more strip: fold_strips may write
+    /// a mask past a whole last strip).
     band_hot: Vec<u64>,
     /// Strips of the current band with a hot pixel, ascending.
     hot_strips: Vec<u32>,
@@ -575,9 +579,10 @@ impl Detector {
         let strips = w.div_ceil(STRIP);
         let scratch = &mut self.scratch;
         scratch.column_max.resize(strips * STRIP + LANES, 0);
-        scratch
-            .band_hot
-            .resize(h.div_ceil(BAND_ROWS) * (strips + 1), 0);
+        scratch.band_hot.resize(
+            FOLD_BYTES.div_ceil(2 * w * BAND_ROWS).max(1) * (strips + 1),
+            0,
+        );
         // Sized for the worst band up front, so no later frame of this size grows them.
         scratch.hot_strips.reserve(strips);
         scratch.masks.reserve(strips * BAND_ROWS);
@@ -588,24 +593,31 @@ impl Detector {
         // No row above the first.
         scratch.links.y = usize::MAX;
         scratch.links.above.clear();
+        // A pattern is folded in parts of whole bands that stay in the first-level cache for
+        // their hot bands to be read again, at least a band: a narrow frame's pattern in one
+        // go or a few, a wide frame's band by band.
+        let part_rows = (FOLD_BYTES / (2 * w)).max(BAND_ROWS) / BAND_ROWS * BAND_ROWS;
         let mut y = 0;
         let mut index = 0;
         while y < h {
             let spans = layout.row(y as u32);
             let end = layout.same_rows_until(y as u32) as usize;
             let pattern = self.patterns.get(index, spans);
-            frame.fold_pattern(pattern, &mut self.scratch, y..end);
-            for (b, band) in (y..end).step_by(BAND_ROWS).enumerate() {
-                let rows = band..(band + BAND_ROWS).min(end);
-                if self.scratch.list_hot_strips(pattern, b) {
-                    v.outlined(HotBand {
-                        frame,
-                        pattern,
-                        scratch: &mut self.scratch,
-                        rows,
-                        components: &mut self.components,
-                        regions: &mut self.regions,
-                    });
+            for part in (y..end).step_by(part_rows) {
+                let part = part..(part + part_rows).min(end);
+                frame.fold_part(pattern, &mut self.scratch, part.clone(), part.start == y);
+                for (b, band) in part.clone().step_by(BAND_ROWS).enumerate() {
+                    let rows = band..(band + BAND_ROWS).min(part.end);
+                    if self.scratch.list_hot_strips(pattern, b) {
+                        v.outlined(HotBand {
+                            frame,
+                            pattern,
+                            scratch: &mut self.scratch,
+                            rows,
+                            components: &mut self.components,
+                            regions: &mut self.regions,
+                        });
+                    }
                 }
             }
             for span in spans {
@@ -738,10 +750,10 @@ impl<V: Vector> Frame<'_, V> {
         copy
     }
 
-    /// Folds the pattern's rows `rows` into its column maxima and the hot masks of its
-    /// bands.
+    /// Folds the pattern's rows `rows` into its column maxima (they start at them when they
+    /// are its `first`) and the hot masks of their bands.
     #[inline(always)]
-    fn fold_pattern(&self, pattern: &Pattern, scratch: &mut Scratch, rows: Range<usize>) {
+    fn fold_part(&self, pattern: &Pattern, scratch: &mut Scratch, rows: Range<usize>, first: bool) {
         let whole = self.w / STRIP;
         let step = pattern.unmasked.len() + 1;
         // Vectors of a last, narrower strip; they may reach past the row's end and, on the
@@ -763,6 +775,7 @@ impl<V: Vector> Frame<'_, V> {
             if tail_inside { tail } else { 0 },
             &pattern.thresholds,
             &mut scratch.column_max,
+            first,
             hot,
             step,
         );
@@ -786,7 +799,7 @@ impl<V: Vector> Frame<'_, V> {
                 ..all
             };
             self.v
-                .fold_strip(inside_read, thresholds, column_max, true, hot, step);
+                .fold_strip(inside_read, thresholds, column_max, first, hot, step);
             // Bands with no row inside have no mask yet.
             for b in inside.div_ceil(BAND_ROWS)..all.rows.div_ceil(BAND_ROWS) {
                 hot[b * step] = 0;

@@ -43,7 +43,7 @@ pub(super) trait Vector: Copy {
         step: usize,
     );
 
-    /// [`Vector::fold_strip`], fresh, for `strips` whole strips side by side and then, when
+    /// [`Vector::fold_strip`] for `strips` whole strips side by side and then, when
     /// `tail` is 1 to 4, one more strip of `tail` vectors: strip `s` reads from
     /// `off + 64·s + r·stride` for each row `r < rows` (`vectors` is ignored), folds into
     /// `column_max[64·s..]` against `thresholds[64·s..]` and writes the hot mask of its band
@@ -56,6 +56,7 @@ pub(super) trait Vector: Copy {
         tail: usize,
         thresholds: &[u16],
         column_max: &mut [u16],
+        fresh: bool,
         hot: &mut [u64],
         step: usize,
     ) {
@@ -71,7 +72,7 @@ pub(super) trait Vector: Copy {
             let column_max = (&mut column_max[x..][..STRIP])
                 .try_into()
                 .expect("whole strips");
-            self.fold_strip(strip, thresholds, column_max, true, &mut hot[s..], step);
+            self.fold_strip(strip, thresholds, column_max, fresh, &mut hot[s..], step);
         }
     }
 
@@ -336,6 +337,7 @@ mod avx2 {
             tail: usize,
             thresholds: &[u16],
             column_max: &mut [u16],
+            fresh: bool,
             hot: &mut [u64],
             step: usize,
         ) {
@@ -349,7 +351,7 @@ mod avx2 {
                 "fold_strips: buffers too short"
             );
             read.check_width(width);
-            unsafe { fold_strips(read, strips, tail, thresholds, column_max, hot, step) }
+            unsafe { fold_strips(read, strips, tail, thresholds, column_max, fresh, hot, step) }
         }
 
         #[inline(always)]
@@ -568,12 +570,14 @@ mod avx2 {
     /// `b` and strip `s <= strips`.
     #[target_feature(enable = "avx2")]
     #[inline]
+    #[allow(clippy::too_many_arguments)]
     unsafe fn fold_strips(
         read: StripRead<'_>,
         strips: usize,
         tail: usize,
         thresholds: &[u16],
         column_max: &mut [u16],
+        fresh: bool,
         hot: &mut [u64],
         step: usize,
     ) {
@@ -594,7 +598,7 @@ mod avx2 {
                 c.wrapping_add(x),
                 h.wrapping_add(s),
             );
-            unsafe { fold_core::<4>(p, rows, stride, t, c, true, h, step) };
+            unsafe { fold_core::<4>(p, rows, stride, t, c, fresh, h, step) };
         }
         let x = strips * STRIP;
         let (p, t, c, h) = (
@@ -606,10 +610,10 @@ mod avx2 {
         unsafe {
             match tail {
                 0 => {}
-                1 => fold_core::<1>(p, rows, stride, t, c, true, h, step),
-                2 => fold_core::<2>(p, rows, stride, t, c, true, h, step),
-                3 => fold_core::<3>(p, rows, stride, t, c, true, h, step),
-                _ => fold_core::<4>(p, rows, stride, t, c, true, h, step),
+                1 => fold_core::<1>(p, rows, stride, t, c, fresh, h, step),
+                2 => fold_core::<2>(p, rows, stride, t, c, fresh, h, step),
+                3 => fold_core::<3>(p, rows, stride, t, c, fresh, h, step),
+                _ => fold_core::<4>(p, rows, stride, t, c, fresh, h, step),
             }
         }
     }

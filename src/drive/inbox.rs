@@ -16,9 +16,8 @@ use std::time::Instant;
 pub struct Received<A> {
     /// Topic.
     pub topic: String,
-    /// Payload: a view into the MQTT client's read buffer, not a copy (a 384×288 frame is
-    /// 221 KB, and copying it cost the MQTT loop more than receiving it).
-    pub payload: bytes::Bytes,
+    /// Payload.
+    pub payload: Vec<u8>,
     /// When it arrived (monotonic), for latency measurement.
     pub arrived: Instant,
     /// What to acknowledge once the engine committed its effect (QoS 1 commands).
@@ -198,7 +197,7 @@ mod tests {
     fn msg(payload: &[u8]) -> Received<()> {
         Received {
             topic: "t".into(),
-            payload: bytes::Bytes::copy_from_slice(payload),
+            payload: payload.to_vec(),
             arrived: Instant::now(),
             ack: None,
         }
@@ -213,10 +212,10 @@ mod tests {
         inbox.push_frame("cam-b", msg(b"x"));
         assert_eq!(inbox.dropped(), (1, 0));
         let b = inbox.take(Some(Instant::now()));
-        let got: Vec<&[u8]> = b.frames.iter().map(|f| &f.payload[..]).collect();
+        let got: Vec<&[u8]> = b.frames.iter().map(|f| f.payload.as_slice()).collect();
         assert_eq!(got, [b"2".as_slice(), b"x"]);
         let b = inbox.take(Some(Instant::now()));
-        assert_eq!(&b.frames[0].payload[..], b"3");
+        assert_eq!(b.frames[0].payload, b"3");
     }
 
     #[test]

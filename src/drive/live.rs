@@ -261,7 +261,7 @@ fn engine_loop(
                 batch
                     .commands
                     .iter()
-                    .map(|c| (c.topic.as_str(), &c.payload[..])),
+                    .map(|c| (c.topic.as_str(), c.payload.as_slice())),
             )?;
             committed |= !step.is_empty();
             progress
@@ -278,7 +278,7 @@ fn engine_loop(
                 batch
                     .frames
                     .iter()
-                    .map(|f| (f.topic.as_str(), &f.payload[..])),
+                    .map(|f| (f.topic.as_str(), f.payload.as_slice())),
             )?;
             if !step.is_empty() {
                 committed = true;

@@ -459,7 +459,7 @@ fn route(routes: &Routes, progress: &Progress, p: Publish) {
         let camera = camera.to_owned();
         let received = Received {
             topic,
-            payload: p.payload.clone(),
+            payload: p.payload.to_vec(),
             arrived: Instant::now(),
             ack: None,
         };
@@ -471,9 +471,10 @@ fn route(routes: &Routes, progress: &Progress, p: Publish) {
         .strip_prefix(&routes.command_prefix)
         .is_some_and(|role| matches!(role, "platform" | "property" | "community"))
     {
+        let payload = p.payload.to_vec();
         let received = Received {
             topic,
-            payload: p.payload.clone(),
+            payload,
             arrived: Instant::now(),
             ack: qos1.then(|| p.clone()),
         };

@@ -5,37 +5,43 @@
 //! # Running it
 //!
 //! ```text
-//! cargo bench --bench e2e                          # 8 cameras, 10 s a side, embedded broker
+//! cargo bench --bench e2e                          # 8 cameras, embedded broker, ~50 s
 //! E2E_BROKER=mosquitto cargo bench --bench e2e     # through mosquitto (must be installed)
 //! E2E_CAMERAS=16 E2E_SECONDS=20 E2E_ROUNDS=4 cargo bench --bench e2e
 //! ```
 //!
-//! Settings (environment): `E2E_CAMERAS` (default 8), `E2E_SECONDS` measured seconds per side
-//! (default 10), `E2E_ROUNDS` (default 2: the seconds are split into floor, daemon, floor,
-//! daemon, … so load from other processes hits both sides alike), `E2E_BROKER` (`embedded`,
-//! the default, or `mosquitto`), `E2E_PROBE_MS` (a fire probe every this many ms, default
-//! 100), `E2E_WINDOW` (floor frames per camera on their way, default 4), `E2E_BIN` (the
-//! `shedwatch` binary; default the one cargo built), `E2E_TMPDIR` (where the daemon's store
-//! goes; default `target/tmp`, on disk so commits really sync), `E2E_TRACE` (append one line per probe
-//! to this file: round, side, seconds into the window, latency in ms). A default run takes
-//! about 30 s.
+//! Settings (environment): `E2E_CAMERAS` (default 8), `E2E_SECONDS` (default 10: measured
+//! seconds of the floor side and of the daemon side, each split over the rounds, and of the
+//! camera-rate side), `E2E_ROUNDS` (default 2: floor, daemon, floor, daemon, … so load from
+//! other processes hits both sides alike), `E2E_BROKER` (`embedded`, the default, or
+//! `mosquitto`), `E2E_CAMERA_FPS` (the camera-rate side, default 30), `E2E_PROBE_MS` (a fire
+//! probe every this many ms, default 100), `E2E_WINDOW` (floor frames per camera on their way,
+//! default 4), `E2E_BIN` (the `shedwatch` binary; default the one cargo built), `E2E_TMPDIR`
+//! (where the daemon's store goes; default `target/tmp`, on disk so commits really sync),
+//! `E2E_TRACE` (append one line per probe to this file: round, side, seconds into the window,
+//! latency in ms).
 //!
 //! # What it does
 //!
 //! Two processes are started: the broker (`shedwatch broker` or mosquitto, on a free loopback
-//! port) and the daemon (`shedwatch run`, the store on disk under `target/tmp`, so commits
-//! really fsync). The daemon watches N cameras, 384 × 288 decikelvin each
-//! (`raw_kelvin_per_count = 0.1`, so a flame fits in a `u16`), with a grid of 8 × 6 bay zones.
+//! port) and the daemon (`shedwatch run`, the store on disk, so commits really fsync). The
+//! daemon watches N cameras, 384 × 288 decikelvin each (`raw_kelvin_per_count = 0.1`, so a
+//! flame fits in a `u16`), each with a grid of 8 × 6 bay zones; `health_interval_s = 1`,
+//! `frame_queue_per_camera` at its default.
 //!
-//! Each side of a round runs the same N publisher clients (one per camera, QoS 0), each as fast
-//! as the path takes frames, cycling through four different quiet-shed frames from
-//! `shedwatch::detect::synth` (20–35 °C with sensor noise; nothing frozen or identical):
+//! Every side runs N publisher clients (one per camera, QoS 0), cycling through four different
+//! quiet-shed frames per camera from `shedwatch::detect::synth` (20–35 °C with sensor noise;
+//! nothing frozen or identical):
 //!
-//! * **floor**: frames go to `floor/{camera}/frame`, which only a plain subscriber (one client,
-//!   counting) takes: the broker path's own limit on this machine.
-//! * **daemon**: frames go to `thermal/{camera}/frame`, the daemon's topic. Frames processed
-//!   per second is the growth of `frames_handled` between the first and last retained health
-//!   reports (`health_interval_s = 1`) inside the measured window.
+//! * **floor**: frames go to `floor/{camera}/frame`, which only a plain subscriber (one
+//!   rumqttc client, counting) takes. Each camera sends as fast as the subscriber counts, with
+//!   `E2E_WINDOW` frames on their way: the most the broker path carries on this machine.
+//! * **daemon**: the same cameras send to `thermal/{camera}/frame`, the daemon's topic, at the
+//!   rate the floor side just measured, evenly paced. Frames processed per second is the
+//!   growth of `frames_handled` between the first and last retained health reports inside the
+//!   measured window; `daemon ÷ floor` compares it with the floor.
+//! * **camera**: once, every camera at `E2E_CAMERA_FPS`: latency when the daemon is not at the
+//!   broker path's limit.
 //!
 //! While a side runs, a fire probe starts every `E2E_PROBE_MS` on the next camera: from then on
 //! that camera's frames carry a 10 × 10 px patch at 550 °C in one of its zones that has no open
@@ -44,21 +50,24 @@
 //! event for that camera and zone reaches a client subscribed to `shedwatch/e2e/events`. It
 //! includes the broker both ways, the daemon's queue, detection, the SQLite commit (fsync,
 //! `synchronous=FULL`) and the outbox. On the floor side the same probes end when the plain
-//! subscriber sees the first fire frame: the broker path's share of the latency.
-//!
-//! The daemon's RSS (`VmRSS` from `/proc/PID/status`) is sampled every 100 ms while it takes
-//! frames; `VmHWM` is its peak over the whole run. CPU columns are each process's CPU time
-//! over the window (100 % = one core); the bench process holds the publishers and both
-//! subscribers.
+//! subscriber sees the first fire frame: the broker path's share.
 //!
 //! # Reading the output
 //!
-//! One line per side per round, then a summary with the spec's targets:
-//! `daemon ÷ floor ≥ 90 %`, `p99 fire frame → raised < 50 ms` and `RSS < 50 MB` (judged with
-//! 8 cameras). `offered` is what the publishers handed over per second, `floor`/`processed`
-//! what the subscriber counted or the engine handled, `recv`/`dropped` the daemon's
-//! `frames_received`/`frames_dropped` growth per second (a full per-camera queue drops its
-//! oldest frame). Lost probes (no `raised` within 5 s) are listed and count as a miss.
+//! One line per side: `offered/s` what the publishers handed over, `handled/s` what the plain
+//! subscriber counted or the daemon's engine handled, `recv/s` and `drop/s` the daemon's
+//! `frames_received` and `frames_dropped` (a full per-camera queue drops its oldest frame).
+//! `broker`, `bench` and `consumer` are CPU over the window (100 % = one core; the bench
+//! process holds the publishers and both subscribers; the consumer is the plain subscriber's
+//! thread or the daemon). `consumer CPU µs/frame` is that CPU per frame, for the daemon split
+//! into its MQTT side (per frame received) and its engine thread (per frame handled). When the
+//! floor already keeps every core busy, the daemon's extra work per frame comes out of the
+//! broker's and the publishers' share, and the ratio shows it.
+//!
+//! The summary holds the spec's targets: `daemon ÷ floor ≥ 90 %`, `p99 fire frame → raised
+//! < 50 ms` and RSS `< 50 MB` with 8 cameras (`VmHWM`, the daemon's peak over the whole run;
+//! `VmRSS` is also sampled every 100 ms while it takes frames). Lost probes (no `raised` within
+//! 5 s) are listed and count as a miss.
 
 use std::collections::HashMap;
 use std::io::Write as _;

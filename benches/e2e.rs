@@ -105,11 +105,14 @@ const TARGET_P99_MS: f64 = 50.0;
 const TARGET_RSS_MB: f64 = 50.0;
 
 fn main() {
-    // `cargo bench` passes `--bench`; a filter argument that is not ours skips the run.
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
+    // `cargo bench` passes `--bench`; without it (`cargo test --benches`) the run is skipped,
+    // as is one with a filter argument that is not ours.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if !args.iter().any(|a| a == "--bench") {
+        println!("e2e: skipped (a benchmark: cargo bench --bench e2e)");
+        return;
+    }
+    let args: Vec<String> = args.into_iter().filter(|a| a != "--bench").collect();
     if args
         .iter()
         .any(|a| !a.starts_with('-') && !"e2e".contains(a.as_str()))

@@ -12,7 +12,7 @@
 //! A [`Step`] is the unit of durability: a driver commits it to the store in one transaction
 //! before it publishes anything in it.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -203,6 +203,7 @@ pub struct Engine {
     observations: Vec<Observation>,
     changed: BTreeSet<String>,
     refused_topics: u64,
+    refused_cameras: HashSet<String>,
 }
 
 /// The frame topic pattern, e.g. `thermal/{camera}/frame`.
@@ -280,6 +281,7 @@ impl Engine {
             observations: Vec::new(),
             changed: BTreeSet::new(),
             refused_topics: 0,
+            refused_cameras: HashSet::new(),
         };
         for cam in engine.config.cameras.clone() {
             let state = engine.new_camera(&cam.id, Some(&cam));
@@ -582,19 +584,23 @@ impl Engine {
         if !self.cameras.contains_key(camera) {
             if !is_id(camera) {
                 self.refused_topics += 1;
-                tracing::warn!(
-                    camera,
-                    "frame refused: camera id in topic is not a valid id"
-                );
+                if self.first_refusal(camera) {
+                    tracing::warn!(
+                        camera,
+                        "frames refused: the camera id in the topic is not a valid id"
+                    );
+                }
                 return;
             }
             if self.unconfigured >= self.config.limits.max_unconfigured_cameras {
                 self.refused_topics += 1;
-                tracing::error!(
-                    camera,
-                    limit = self.config.limits.max_unconfigured_cameras,
-                    "frame refused: too many unconfigured cameras; add this camera to the config"
-                );
+                if self.first_refusal(camera) {
+                    tracing::error!(
+                        camera,
+                        limit = self.config.limits.max_unconfigured_cameras,
+                        "frames refused: too many unconfigured cameras; add this camera to the config"
+                    );
+                }
                 return;
             }
             tracing::warn!(
@@ -634,6 +640,16 @@ impl Engine {
         }
         self.camera_recovered(now, camera, step);
         self.analyse(now, camera, step);
+    }
+
+    /// Whether frames from `camera` are refused for the first time (logged once per camera,
+    /// remembering a bounded number of cameras).
+    fn first_refusal(&mut self, camera: &str) -> bool {
+        if self.refused_cameras.len() >= 256 || self.refused_cameras.contains(camera) {
+            return false;
+        }
+        self.refused_cameras.insert(camera.to_owned());
+        true
     }
 
     /// A bad frame: after `invalid_after_s` of nothing but bad frames, the camera is at fault.

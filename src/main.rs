@@ -210,6 +210,7 @@ fn init_logs_with(default: &str, json: bool) {
 }
 
 fn run_daemon(config_path: PathBuf) -> anyhow::Result<ExitCode> {
+    limit_malloc_arenas();
     let config = match Config::load(&config_path) {
         Ok(c) => c,
         Err(e) => {
@@ -236,6 +237,18 @@ fn run_daemon(config_path: PathBuf) -> anyhow::Result<ExitCode> {
     // Background tasks may still hold the runtime; do not wait for them.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     Ok(ExitCode::SUCCESS)
+}
+
+/// Caps glibc's malloc at two arenas. By default each thread that allocates gets its own (up
+/// to eight per core) and keeps the large blocks it freed there: with 8 cameras of 221 KB
+/// frames under load the daemon peaked at 35–48 MB, with two arenas at 31–33 MB (the e2e
+/// bench). Must run before any thread starts.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a parameter; no other thread exists yet.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
 }
 
 fn run_demo(speed: f64, keep: Option<PathBuf>) -> anyhow::Result<ExitCode> {

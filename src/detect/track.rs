@@ -121,11 +121,18 @@ impl From<&Rules> for Limits {
     }
 }
 
+/// A frame closer than this to the newest sample of the rise window is left out of it, so a
+/// fast camera's window holds at most one sample per 100 ms (600 over 60 s) and the fit costs
+/// the same at 60 frames a second as at 9. Level conditions still see every frame.
+pub const RISE_SAMPLE_GAP_MS: u64 = 100;
+
 /// One zone's state over time.
 #[derive(Debug, Clone)]
 pub struct ZoneTracker {
     limits: Limits,
     samples: VecDeque<(u64, f32)>,
+    /// The fit over `samples`, redone only when they change.
+    slope: Option<f64>,
     last: Option<(u64, f32)>,
     condition_since: [Option<u64>; 3],
     clear_since: [Option<u64>; 3],
@@ -138,6 +145,7 @@ impl ZoneTracker {
         ZoneTracker {
             limits: Limits::from(rules),
             samples: VecDeque::new(),
+            slope: None,
             last: None,
             condition_since: [None; 3],
             clear_since: [None; 3],
@@ -164,19 +172,32 @@ impl ZoneTracker {
         let l = self.limits;
         let c = max_c as f64;
 
+        let mut window_changed = false;
         if let Some((t, last_c)) = self.last
             && ((c - last_c as f64).abs() >= l.step_c || at_ms.saturating_sub(t) > l.window_ms)
         {
             self.samples.clear();
+            window_changed = true;
         }
         self.last = Some((at_ms, max_c));
-        self.samples.push_back((at_ms, max_c));
+        if self
+            .samples
+            .back()
+            .is_none_or(|&(t, _)| at_ms.saturating_sub(t) >= RISE_SAMPLE_GAP_MS)
+        {
+            self.samples.push_back((at_ms, max_c));
+            window_changed = true;
+        }
         while let Some(&(t, _)) = self.samples.front()
             && at_ms.saturating_sub(t) > l.window_ms
         {
             self.samples.pop_front();
+            window_changed = true;
         }
-        let slope = self.slope_c_per_min();
+        if window_changed {
+            self.slope = self.slope_c_per_min();
+        }
+        let slope = self.slope;
 
         let rising =
             |i: usize| slope.is_some_and(|s| s >= l.rise_c_per_min[i]) && c >= l.rise_min_c;
@@ -275,6 +296,33 @@ mod tests {
             (0..60).map(|s| (s * 1000, if s == 30 { 120.0 } else { 25.0 })),
         );
         assert!(levels.iter().all(Option::is_none));
+    }
+
+    #[test]
+    fn fast_camera_keeps_a_small_rise_window_and_the_same_verdicts() {
+        // A steady 12 °C/min rise seen at 100 frames a second and at 1 frame a second.
+        let rules = Rules::default();
+        let (mut fast, mut slow) = (ZoneTracker::new(&rules), ZoneTracker::new(&rules));
+        let c = |t: u64| 40.0 + 12.0 * (t as f64 / 60_000.0) as f32;
+        let mut warned_at = None;
+        for t in (0..90_000).step_by(10) {
+            let f = fast.update(t, c(t));
+            if t % 1000 == 0 {
+                let s = slow.update(t, c(t));
+                assert_eq!(f.level, s.level, "at {t} ms");
+                if f.level.is_some() {
+                    warned_at.get_or_insert(t);
+                }
+            }
+            assert!(fast.samples.len() <= 601, "{} samples", fast.samples.len());
+        }
+        // Trusted after 20 s of samples, then warning's 5 s dwell.
+        assert_eq!(warned_at, Some(25_000));
+        let (f, s) = (fast.slope.unwrap(), slow.slope.unwrap());
+        assert!(
+            (f - 12.0).abs() < 0.05 && (s - 12.0).abs() < 0.05,
+            "{f} {s}"
+        );
     }
 
     #[test]

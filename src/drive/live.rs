@@ -292,6 +292,7 @@ fn engine_loop(
                     );
                 }
             }
+            inbox.recycle(batch.frames.into_iter().map(|f| f.payload));
         }
         progress.frames_handled.fetch_add(frames, Ordering::Relaxed);
         let decode_errors: u64 = node

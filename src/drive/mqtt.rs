@@ -457,9 +457,11 @@ fn route(routes: &Routes, progress: &Progress, p: Publish) {
     if let Some(camera) = routes.frames.camera(&topic) {
         progress.frames_received.fetch_add(1, Ordering::Relaxed);
         let camera = camera.to_owned();
+        let mut payload = routes.inbox.frame_buffer();
+        payload.extend_from_slice(&p.payload);
         let received = Received {
             topic,
-            payload: p.payload.to_vec(),
+            payload,
             arrived: Instant::now(),
             ack: None,
         };

@@ -43,16 +43,16 @@ use std::ops::Range;
 use super::{Layout, MASKED, Span};
 #[cfg(target_arch = "x86_64")]
 use vector::Avx2;
-use vector::{LANES, MaxSum, Portable, STRIP, StripRead, Task, Vector};
+use vector::{BAND_ROWS, LANES, MaxSum, Portable, STRIP, StripRead, Task, Vector};
 
 mod vector;
 
 #[cfg(test)]
 mod tests;
 
-/// Most rows in a band: more rows spread the per-band work thinner, fewer mean fewer rows
-/// read again when a strip of the band is hot. At most 32: a band's rows are bits of a `u32`.
-const BAND_ROWS: usize = 16;
+/// Bytes of a frame folded in one pass: they stay in the first-level cache (32 KiB on
+/// common x86_64 cores) for the hot bands among them to be read again.
+const FOLD_BYTES: usize = 16 * 1024;
 
 /// One connected component of hot pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -415,11 +415,13 @@ impl Patterns {
 /// Per-frame scratch buffers.
 #[derive(Debug, Default)]
 struct Scratch {
-    /// Per pixel: the maximum over the current pattern's rows so far, strip-padded plus
-    /// `LANES` for vector reads at the end.
+    /// Per pixel: the maximum over the current pattern's rows, strip-padded plus `LANES`
+    /// for vector reads at the end.
     column_max: Vec<u16>,
-    /// Per strip: the hot mask of the current band's column maxima.
-    strip_hot: Vec<u64>,
+    /// Per band of the part of a pattern folded last and strip: the hot mask of the band's
+    /// column maxima, `band_hot[b·(strips + 1) + s]` (one more strip: fold_strips may write
+    /// a mask past a whole last strip).
+    band_hot: Vec<u64>,
     /// Strips of the current band with a hot pixel, ascending.
     hot_strips: Vec<u32>,
     /// Hot masks of the band's hot strips, strip by strip: `masks[j·rows + r]` for hot strip
@@ -428,6 +430,22 @@ struct Scratch {
     /// The runs of one row as `(x0, x1)`.
     bounds: Vec<(u32, u32)>,
     links: RowLinks,
+}
+
+impl Scratch {
+    /// Lists the hot strips of band `b` of the pattern; returns whether there is one.
+    #[inline(always)]
+    fn list_hot_strips(&mut self, pattern: &Pattern, b: usize) -> bool {
+        let step = pattern.unmasked.len() + 1;
+        let hot = &self.band_hot[b * step..][..step - 1];
+        self.hot_strips.clear();
+        for (strip, (&hot, &unmasked)) in hot.iter().zip(&pattern.unmasked).enumerate() {
+            if hot & unmasked != 0 {
+                self.hot_strips.push(strip as u32);
+            }
+        }
+        !self.hot_strips.is_empty()
+    }
 }
 
 /// Rows `r < rows` whose `read` pixels from `first + r·stride` lie inside `len` pixels; the
@@ -561,8 +579,10 @@ impl Detector {
         let strips = w.div_ceil(STRIP);
         let scratch = &mut self.scratch;
         scratch.column_max.resize(strips * STRIP + LANES, 0);
-        // One more: fold_strips may write a mask past a whole last strip.
-        scratch.strip_hot.resize(strips + 1, 0);
+        scratch.band_hot.resize(
+            FOLD_BYTES.div_ceil(2 * w * BAND_ROWS).max(1) * (strips + 1),
+            0,
+        );
         // Sized for the worst band up front, so no later frame of this size grows them.
         scratch.hot_strips.reserve(strips);
         scratch.masks.reserve(strips * BAND_ROWS);
@@ -573,24 +593,31 @@ impl Detector {
         // No row above the first.
         scratch.links.y = usize::MAX;
         scratch.links.above.clear();
+        // A pattern is folded in parts of whole bands that stay in the first-level cache for
+        // their hot bands to be read again, at least a band: a narrow frame's pattern in one
+        // go or a few, a wide frame's band by band.
+        let part_rows = (FOLD_BYTES / (2 * w)).max(BAND_ROWS) / BAND_ROWS * BAND_ROWS;
         let mut y = 0;
         let mut index = 0;
         while y < h {
             let spans = layout.row(y as u32);
             let end = layout.same_rows_until(y as u32) as usize;
             let pattern = self.patterns.get(index, spans);
-            self.scratch.column_max.fill(0);
-            for band in (y..end).step_by(BAND_ROWS) {
-                let rows = band..(band + BAND_ROWS).min(end);
-                if frame.fold_band(pattern, &mut self.scratch, rows.clone()) {
-                    v.outlined(HotBand {
-                        frame,
-                        pattern,
-                        scratch: &mut self.scratch,
-                        rows,
-                        components: &mut self.components,
-                        regions: &mut self.regions,
-                    });
+            for part in (y..end).step_by(part_rows) {
+                let part = part..(part + part_rows).min(end);
+                frame.fold_part(pattern, &mut self.scratch, part.clone(), part.start == y);
+                for (b, band) in part.clone().step_by(BAND_ROWS).enumerate() {
+                    let rows = band..(band + BAND_ROWS).min(part.end);
+                    if self.scratch.list_hot_strips(pattern, b) {
+                        v.outlined(HotBand {
+                            frame,
+                            pattern,
+                            scratch: &mut self.scratch,
+                            rows,
+                            components: &mut self.components,
+                            regions: &mut self.regions,
+                        });
+                    }
                 }
             }
             for span in spans {
@@ -723,15 +750,16 @@ impl<V: Vector> Frame<'_, V> {
         copy
     }
 
-    /// Folds the band `rows` into the pattern's column maxima and lists its hot strips;
-    /// returns whether there is one.
+    /// Folds the pattern's rows `rows` into its column maxima (they start at them when they
+    /// are its `first`) and the hot masks of their bands.
     #[inline(always)]
-    fn fold_band(&self, pattern: &Pattern, scratch: &mut Scratch, rows: Range<usize>) -> bool {
+    fn fold_part(&self, pattern: &Pattern, scratch: &mut Scratch, rows: Range<usize>, first: bool) {
         let whole = self.w / STRIP;
+        let step = pattern.unmasked.len() + 1;
         // Vectors of a last, narrower strip; they may reach past the row's end and, on the
         // last rows of the frame, past the frame's end.
         let tail = (self.w - whole * STRIP).div_ceil(LANES);
-        let band = StripRead {
+        let all_rows = StripRead {
             px: self.pixels,
             off: rows.start * self.w,
             stride: self.w,
@@ -740,14 +768,16 @@ impl<V: Vector> Frame<'_, V> {
         };
         let last_read = (rows.end - 1) * self.w + whole * STRIP + tail * LANES;
         let tail_inside = last_read <= self.pixels.len();
-        let hot = &mut scratch.strip_hot;
+        let hot = &mut scratch.band_hot;
         self.v.fold_strips(
-            band,
+            all_rows,
             whole,
             if tail_inside { tail } else { 0 },
             &pattern.thresholds,
             &mut scratch.column_max,
+            first,
             hot,
+            step,
         );
         if tail > 0 && !tail_inside {
             let strip = whole;
@@ -763,14 +793,17 @@ impl<V: Vector> Frame<'_, V> {
                 all.rows,
                 all.vectors * LANES,
             );
-            hot[strip] = self.v.fold_strip(
-                StripRead {
-                    rows: inside,
-                    ..all
-                },
-                thresholds,
-                column_max,
-            );
+            let hot = &mut hot[strip..];
+            let inside_read = StripRead {
+                rows: inside,
+                ..all
+            };
+            self.v
+                .fold_strip(inside_read, thresholds, column_max, first, hot, step);
+            // Bands with no row inside have no mask yet.
+            for b in inside.div_ceil(BAND_ROWS)..all.rows.div_ceil(BAND_ROWS) {
+                hot[b * step] = 0;
+            }
             for r in inside..all.rows {
                 let copy = Self::padded(&all, r);
                 let one = StripRead {
@@ -779,16 +812,12 @@ impl<V: Vector> Frame<'_, V> {
                     rows: 1,
                     ..all
                 };
-                hot[strip] |= self.v.fold_strip(one, thresholds, column_max);
+                let mut row_hot = [0];
+                self.v
+                    .fold_strip(one, thresholds, column_max, false, &mut row_hot, 1);
+                hot[r / BAND_ROWS * step] |= row_hot[0];
             }
         }
-        scratch.hot_strips.clear();
-        for (strip, (&hot, &unmasked)) in hot.iter().zip(&pattern.unmasked).enumerate() {
-            if hot & unmasked != 0 {
-                scratch.hot_strips.push(strip as u32);
-            }
-        }
-        !scratch.hot_strips.is_empty()
     }
 
     /// Finds the runs of the band `rows` in its hot strips and links them row by row;

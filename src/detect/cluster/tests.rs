@@ -649,6 +649,24 @@ fn a_line_through_many_bands_stays_one_component() {
 }
 
 #[test]
+fn tall_patterns_folded_in_several_parts_are_right() {
+    // A pattern taller than one fold part (FOLD_BYTES of rows) is folded part by part; blobs
+    // and a vertical line cross the parts' borders.
+    let mut rng = synth::Rng::new(7);
+    for (w, h) in [(64u32, 300u32), (100, 260), (130, 200), (257, 90), (500, 70)] {
+        let layout = Layout::whole(w, h);
+        let thresholds = synth::thresholds(&layout);
+        let mut px = synth::frame(w, h, 0.08, rng.next_u64());
+        for y in 0..h {
+            px[(y * w + w / 3) as usize] = thresholds[0] + 1;
+        }
+        // The frame's hottest pixel is in the first part: later parts must not forget it.
+        px[(2 * w + w / 3) as usize] = u16::MAX;
+        check(&px, &layout, &thresholds);
+    }
+}
+
+#[test]
 fn one_detector_serves_frames_of_changing_size_and_layout() {
     let mut rng = synth::Rng::new(11);
     let mut d = Detector::new();

@@ -9,6 +9,10 @@
 pub(super) const STRIP: usize = 64;
 /// `u16` lanes per vector.
 pub(super) const LANES: usize = 16;
+/// Most rows in a band, the unit in which rows with a hot pixel are read again: more rows
+/// spread the per-band work thinner, fewer mean fewer rows read again when a strip of the
+/// band is hot. At most 32: a band's rows are bits of a `u32`.
+pub(super) const BAND_ROWS: usize = 16;
 
 /// Maximum and sum of a run of pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,22 +27,28 @@ pub(super) struct MaxSum {
 /// each row `r < rows`; the reads must lie inside `px` (they panic otherwise). Mask bits of
 /// lanes past the `vectors` read are unspecified: callers clear them.
 pub(super) trait Vector: Copy {
-    /// Folds the rows of a strip into their column maxima, adds those into `column_max`
-    /// (`column_max[i] = max(column_max[i], max_r px[off + r·stride + i])`) and returns the
-    /// hot mask of the maxima: bit `i` set when the maximum of column `i` is
-    /// `>= thresholds[i]`, that is when some row has a hot pixel there.
+    /// Folds the rows of a strip into their column maxima, puts those into `column_max`
+    /// (`column_max[i] = max_r px[off + r·stride + i]`, or when not `fresh` the maximum of
+    /// that and `column_max[i]`), and writes the hot mask of each band of the rows (the
+    /// first [`BAND_ROWS`] rows, the next, and so on) to `hot[b·step]`: bit `i` set when some
+    /// row of band `b` has a hot pixel in column `i`, `>= thresholds[i]`.
+    #[allow(clippy::too_many_arguments)]
     fn fold_strip(
         self,
         strip: StripRead<'_>,
         thresholds: &[u16; STRIP],
         column_max: &mut [u16; STRIP],
-    ) -> u64;
+        fresh: bool,
+        hot: &mut [u64],
+        step: usize,
+    );
 
-    /// [`Vector::fold_strip`] for `strips` whole strips side by side and then, when `tail`
-    /// is 1 to 4, one more strip of `tail` vectors: strip `s` reads from `off + 64·s + r·stride`
-    /// for each row `r < rows` (`vectors` is ignored), folds into `column_max[64·s..]`
-    /// against `thresholds[64·s..]` and writes its hot mask to `hot[s]`. Buffers hold whole
-    /// strips. One bounds check for all strips.
+    /// [`Vector::fold_strip`] for `strips` whole strips side by side and then, when
+    /// `tail` is 1 to 4, one more strip of `tail` vectors: strip `s` reads from
+    /// `off + 64·s + r·stride` for each row `r < rows` (`vectors` is ignored), folds into
+    /// `column_max[64·s..]` against `thresholds[64·s..]` and writes the hot mask of its band
+    /// `b` to `hot[b·step + s]`. Buffers hold whole strips. One bounds check for all strips.
+    #[allow(clippy::too_many_arguments)]
     fn fold_strips(
         self,
         read: StripRead<'_>,
@@ -46,10 +56,12 @@ pub(super) trait Vector: Copy {
         tail: usize,
         thresholds: &[u16],
         column_max: &mut [u16],
+        fresh: bool,
         hot: &mut [u64],
+        step: usize,
     ) {
         let tail_strip = usize::from(tail > 0);
-        for (s, hot) in hot[..strips + tail_strip].iter_mut().enumerate() {
+        for s in 0..strips + tail_strip {
             let x = s * STRIP;
             let strip = StripRead {
                 off: read.off + x,
@@ -60,7 +72,7 @@ pub(super) trait Vector: Copy {
             let column_max = (&mut column_max[x..][..STRIP])
                 .try_into()
                 .expect("whole strips");
-            *hot = self.fold_strip(strip, thresholds, column_max);
+            self.fold_strip(strip, thresholds, column_max, fresh, &mut hot[s..], step);
         }
     }
 
@@ -153,18 +165,25 @@ impl Vector for Portable {
         strip: StripRead<'_>,
         thresholds: &[u16; STRIP],
         column_max: &mut [u16; STRIP],
-    ) -> u64 {
+        fresh: bool,
+        hot: &mut [u64],
+        step: usize,
+    ) {
         strip.check();
-        let mut max = [0u16; STRIP];
-        for r in 0..strip.rows {
-            for (m, &p) in max.iter_mut().zip(strip.row(r)) {
-                *m = (*m).max(p);
+        let mut all = if fresh { [0u16; STRIP] } else { *column_max };
+        for (b, band) in (0..strip.rows).step_by(BAND_ROWS).enumerate() {
+            let mut max = [0u16; STRIP];
+            for r in band..(band + BAND_ROWS).min(strip.rows) {
+                for (m, &p) in max.iter_mut().zip(strip.row(r)) {
+                    *m = (*m).max(p);
+                }
             }
+            for (a, &m) in all.iter_mut().zip(&max) {
+                *a = (*a).max(m);
+            }
+            hot[b * step] = hot_mask(&max, thresholds);
         }
-        for (c, &m) in column_max.iter_mut().zip(&max) {
-            *c = (*c).max(m);
-        }
-        hot_mask(&max, thresholds)
+        *column_max = all;
     }
 
     #[inline(always)]
@@ -258,7 +277,7 @@ pub(super) use avx2::Avx2;
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{LANES, MaxSum, STRIP, StripRead, Task, Vector};
+    use super::{BAND_ROWS, LANES, MaxSum, STRIP, StripRead, Task, Vector};
     use std::arch::x86_64::*;
 
     /// Proof that this CPU runs AVX2: only [`Avx2::detect`] makes one.
@@ -280,15 +299,32 @@ mod avx2 {
             strip: StripRead<'_>,
             thresholds: &[u16; STRIP],
             column_max: &mut [u16; STRIP],
-        ) -> u64 {
+            fresh: bool,
+            hot: &mut [u64],
+            step: usize,
+        ) {
             strip.check();
+            if let Some(last) = strip.rows.checked_sub(1) {
+                assert!(
+                    last / BAND_ROWS * step < hot.len(),
+                    "fold_strip: hot too short"
+                );
+            }
+            let p = strip.px.as_ptr().wrapping_add(strip.off);
+            let (t, c, h) = (
+                thresholds.as_ptr(),
+                column_max.as_mut_ptr(),
+                hot.as_mut_ptr(),
+            );
+            let (rows, stride) = (strip.rows, strip.stride);
             // One constant vector count per instance so the row loop is fully unrolled.
+            // SAFETY: the checks bound every row and band; N <= 4 vectors of 64-lane arrays.
             unsafe {
                 match strip.vectors {
-                    1 => fold_strip::<1>(strip, thresholds, column_max),
-                    2 => fold_strip::<2>(strip, thresholds, column_max),
-                    3 => fold_strip::<3>(strip, thresholds, column_max),
-                    _ => fold_strip::<4>(strip, thresholds, column_max),
+                    1 => fold_core::<1>(p, rows, stride, t, c, fresh, h, step),
+                    2 => fold_core::<2>(p, rows, stride, t, c, fresh, h, step),
+                    3 => fold_core::<3>(p, rows, stride, t, c, fresh, h, step),
+                    _ => fold_core::<4>(p, rows, stride, t, c, fresh, h, step),
                 }
             }
         }
@@ -301,18 +337,21 @@ mod avx2 {
             tail: usize,
             thresholds: &[u16],
             column_max: &mut [u16],
+            fresh: bool,
             hot: &mut [u64],
+            step: usize,
         ) {
             let width = strips * STRIP + tail * LANES;
+            let bands = read.rows.div_ceil(BAND_ROWS);
             assert!(
                 tail <= STRIP / LANES
                     && thresholds.len() >= width
                     && column_max.len() >= width
-                    && hot.len() > strips,
+                    && (bands == 0 || (bands - 1) * step + strips < hot.len()),
                 "fold_strips: buffers too short"
             );
             read.check_width(width);
-            unsafe { fold_strips(read, strips, tail, thresholds, column_max, hot) }
+            unsafe { fold_strips(read, strips, tail, thresholds, column_max, fresh, hot, step) }
         }
 
         #[inline(always)]
@@ -456,113 +495,127 @@ mod avx2 {
         )
     }
 
-    /// # Safety
-    /// `strip.check()` passed and `strip.vectors == N`.
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    unsafe fn fold_strip<const N: usize>(
-        strip: StripRead<'_>,
-        thresholds: &[u16; STRIP],
-        column_max: &mut [u16; STRIP],
-    ) -> u64 {
-        // SAFETY: the check bounds every row; N <= 4 vectors of 64-lane arrays.
-        unsafe {
-            fold_core::<N>(
-                strip.px.as_ptr().wrapping_add(strip.off),
-                strip.rows,
-                strip.stride,
-                thresholds.as_ptr(),
-                column_max.as_mut_ptr(),
-            )
-        }
-    }
-
-    /// Folds `rows` rows of `N` vectors from `p + r·stride` into `column_max` and returns
-    /// the hot mask of their maxima against `thresholds`.
+    /// Folds `rows` rows of `N` vectors from `p + r·stride` into `column_max` (just their
+    /// maxima when `fresh`) and writes the hot mask of each band of them against
+    /// `thresholds` to `hot[b·step]`.
     ///
     /// # Safety
-    /// The rows are readable, and `thresholds` and `column_max` hold `N·LANES` values.
+    /// The rows are readable, `thresholds` and `column_max` hold `N·LANES` values and `hot`
+    /// a mask for each band.
     #[target_feature(enable = "avx2")]
     #[inline]
+    #[allow(clippy::too_many_arguments)]
     unsafe fn fold_core<const N: usize>(
         mut p: *const u16,
         rows: usize,
         stride: usize,
         thresholds: *const u16,
         column_max: *mut u16,
-    ) -> u64 {
+        fresh: bool,
+        mut hot: *mut u64,
+        step: usize,
+    ) {
         // Raw pointers: the caller bounds every row, so no bounds check per row.
-        let mut max = [_mm256_setzero_si256(); N];
-        let mut fold = |p: *const u16| {
-            // SAFETY: a row the caller vouches for.
-            let v = unsafe { load_n::<N>(p) };
-            for i in 0..N {
-                max[i] = _mm256_max_epu16(max[i], v[i]);
-            }
-        };
-        // Four rows a turn: the loop overhead would otherwise cost almost as much as the
-        // loads and maxima.
-        let mut left = rows;
-        while left >= 4 {
-            fold(p);
-            fold(p.wrapping_add(stride));
-            fold(p.wrapping_add(2 * stride));
-            fold(p.wrapping_add(3 * stride));
-            p = p.wrapping_add(4 * stride);
-            left -= 4;
-        }
-        for _ in 0..left {
-            fold(p);
-            p = p.wrapping_add(stride);
-        }
         // SAFETY: N·LANES values, as the caller vouches.
-        let (t, old) = unsafe { (load_n::<N>(thresholds), load_n::<N>(column_max)) };
-        for i in 0..N {
-            let merged = _mm256_max_epu16(old[i], max[i]);
+        let t = unsafe { load_n::<N>(thresholds) };
+        let mut all = if fresh {
+            [_mm256_setzero_si256(); N]
+        } else {
             // SAFETY: as above.
-            unsafe { _mm256_storeu_si256(column_max.add(i * LANES).cast(), merged) };
+            unsafe { load_n::<N>(column_max) }
+        };
+        let mut left = rows;
+        while left > 0 {
+            let band = left.min(BAND_ROWS);
+            let mut max = [_mm256_setzero_si256(); N];
+            let mut fold = |p: *const u16| {
+                // SAFETY: a row the caller vouches for.
+                let v = unsafe { load_n::<N>(p) };
+                for i in 0..N {
+                    max[i] = _mm256_max_epu16(max[i], v[i]);
+                }
+            };
+            // Four rows a turn: the loop overhead would otherwise cost almost as much as
+            // the loads and maxima.
+            let mut band_left = band;
+            while band_left >= 4 {
+                fold(p);
+                fold(p.wrapping_add(stride));
+                fold(p.wrapping_add(2 * stride));
+                fold(p.wrapping_add(3 * stride));
+                p = p.wrapping_add(4 * stride);
+                band_left -= 4;
+            }
+            for _ in 0..band_left {
+                fold(p);
+                p = p.wrapping_add(stride);
+            }
+            for i in 0..N {
+                all[i] = _mm256_max_epu16(all[i], max[i]);
+            }
+            // SAFETY: a mask for each band, as the caller vouches.
+            unsafe { *hot = hot_mask(&max, &t) };
+            hot = hot.wrapping_add(step);
+            left -= band;
         }
-        hot_mask(&max, &t)
+        for (i, all) in all.iter().enumerate() {
+            // SAFETY: as above.
+            unsafe { _mm256_storeu_si256(column_max.add(i * LANES).cast(), *all) };
+        }
     }
 
     /// # Safety
     /// `read.check_width(64·strips + 16·tail)` passed, `tail <= 4`, `thresholds` and
-    /// `column_max` hold that many values and `hot` more than `strips` masks.
+    /// `column_max` hold that many values and `hot` holds `hot[b·step + s]` for each band
+    /// `b` and strip `s <= strips`.
     #[target_feature(enable = "avx2")]
     #[inline]
+    #[allow(clippy::too_many_arguments)]
     unsafe fn fold_strips(
         read: StripRead<'_>,
         strips: usize,
         tail: usize,
         thresholds: &[u16],
         column_max: &mut [u16],
+        fresh: bool,
         hot: &mut [u64],
+        step: usize,
     ) {
         let first_row = read.px.as_ptr().wrapping_add(read.off);
         let (rows, stride) = (read.rows, read.stride);
-        let t = thresholds.as_ptr();
-        let c = column_max.as_mut_ptr();
+        let (t, c, h) = (
+            thresholds.as_ptr(),
+            column_max.as_mut_ptr(),
+            hot.as_mut_ptr(),
+        );
         // SAFETY (every fold_core): strip s and the tail lie inside the rows and buffers,
         // as the caller vouches.
-        for (s, hot) in hot[..strips].iter_mut().enumerate() {
+        for s in 0..strips {
             let x = s * STRIP;
-            *hot = unsafe { fold_core::<4>(first_row.add(x), rows, stride, t.add(x), c.add(x)) };
+            let (p, t, c, h) = (
+                first_row.wrapping_add(x),
+                t.wrapping_add(x),
+                c.wrapping_add(x),
+                h.wrapping_add(s),
+            );
+            unsafe { fold_core::<4>(p, rows, stride, t, c, fresh, h, step) };
         }
         let x = strips * STRIP;
-        let (p, t, c) = (
+        let (p, t, c, h) = (
             first_row.wrapping_add(x),
             t.wrapping_add(x),
             c.wrapping_add(x),
+            h.wrapping_add(strips),
         );
-        hot[strips] = unsafe {
+        unsafe {
             match tail {
-                0 => return,
-                1 => fold_core::<1>(p, rows, stride, t, c),
-                2 => fold_core::<2>(p, rows, stride, t, c),
-                3 => fold_core::<3>(p, rows, stride, t, c),
-                _ => fold_core::<4>(p, rows, stride, t, c),
+                0 => {}
+                1 => fold_core::<1>(p, rows, stride, t, c, fresh, h, step),
+                2 => fold_core::<2>(p, rows, stride, t, c, fresh, h, step),
+                3 => fold_core::<3>(p, rows, stride, t, c, fresh, h, step),
+                _ => fold_core::<4>(p, rows, stride, t, c, fresh, h, step),
             }
-        };
+        }
     }
 
     /// # Safety

@@ -653,7 +653,13 @@ fn tall_patterns_folded_in_several_parts_are_right() {
     // A pattern taller than one fold part (FOLD_BYTES of rows) is folded part by part; blobs
     // and a vertical line cross the parts' borders.
     let mut rng = synth::Rng::new(7);
-    for (w, h) in [(64u32, 300u32), (100, 260), (130, 200), (257, 90), (500, 70)] {
+    for (w, h) in [
+        (64u32, 300u32),
+        (100, 260),
+        (130, 200),
+        (257, 90),
+        (500, 70),
+    ] {
         let layout = Layout::whole(w, h);
         let thresholds = synth::thresholds(&layout);
         let mut px = synth::frame(w, h, 0.08, rng.next_u64());

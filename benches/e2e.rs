@@ -19,12 +19,16 @@
 //! default 4), `E2E_BIN` (the `shedwatch` binary; default the one cargo built), `E2E_TMPDIR`
 //! (where the daemon's store goes; default `target/tmp`, on disk so commits really sync),
 //! `E2E_TRACE` (append one line per probe to this file: round, side, seconds into the window,
-//! latency in ms).
+//! latency in ms), `E2E_NICE` (nice value of both consumers, default -10: the systemd unit's
+//! `Nice=`; raising priority needs root, else both run at 0 with a warning).
 //!
 //! # What it does
 //!
 //! Two processes are started: the broker (`shedwatch broker` or mosquitto, on a free loopback
 //! port) and the daemon (`shedwatch run`, the store on disk, so commits really fsync). The
+//! daemon runs at the nice value its systemd unit gives it, and the plain subscriber's thread
+//! at the same value, so neither consumer is favoured over the other; the broker and the
+//! publishers run at 0. The
 //! daemon watches N cameras, 384 × 288 decikelvin each (`raw_kelvin_per_count = 0.1`, so a
 //! flame fits in a `u16`), each with a grid of 8 × 6 bay zones; `health_interval_s = 1`,
 //! `frame_queue_per_camera` at its default.
@@ -98,6 +102,34 @@ const WARM_UP: Duration = Duration::from_secs(1);
 /// A probe with no answer after this long is lost.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 const GATEWAY: &str = "e2e";
+/// `Nice=` of systemd/shedwatch.service: on a busy gateway fire detection runs first.
+const UNIT_NICE: i32 = -10;
+
+/// Sets the calling thread's nice value (Linux: per thread).
+fn set_thread_nice(nice: i32) -> std::io::Result<()> {
+    // SAFETY: plain syscalls on the calling thread.
+    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, nice) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// `wanted` when this process may set it (raising priority needs root or CAP_SYS_NICE),
+/// else 0 with a warning: both consumers always run at the same value.
+fn consumer_nice(wanted: i32) -> i32 {
+    let tried = std::thread::spawn(move || set_thread_nice(wanted))
+        .join()
+        .expect("nice probe");
+    match tried {
+        Ok(()) => wanted,
+        Err(e) => {
+            eprintln!("e2e: consumers run at nice 0, not {wanted}: {e}");
+            0
+        }
+    }
+}
 
 /// Targets from the spec.
 const TARGET_RATIO: f64 = 0.90;
@@ -133,7 +165,7 @@ fn main() {
     let daemon = DaemonProcess::start(&params, broker.port, work.path());
 
     let shared = Arc::new(Shared::new(params.cameras));
-    let counter = start_floor_counter(broker.port, shared.clone());
+    let counter = start_floor_counter(broker.port, shared.clone(), params.nice);
     let watcher = start_watcher(broker.port, shared.clone());
     wait_until("the daemon is online and reporting health", || {
         watcher.online.load(Ordering::Relaxed) && !watcher.health.lock().unwrap().is_empty()
@@ -215,6 +247,8 @@ struct Params {
     window_frames: u64,
     camera_fps: f64,
     bin: PathBuf,
+    /// Nice value of both consumers (the daemon process and the plain subscriber's thread).
+    nice: i32,
 }
 
 impl Params {
@@ -244,7 +278,9 @@ impl Params {
         let window_frames = num("E2E_WINDOW", 4u64).max(1);
         let camera_fps = num("E2E_CAMERA_FPS", 30.0f64);
         assert!(camera_fps > 0.0, "E2E_CAMERA_FPS must be positive");
+        let nice = consumer_nice(num("E2E_NICE", UNIT_NICE));
         Params {
+            nice,
             camera_fps,
             window_frames,
             cameras,
@@ -389,6 +425,17 @@ impl DaemonProcess {
             if k.starts_with("SHEDWATCH_") {
                 cmd.env_remove(k);
             }
+        }
+        let nice = params.nice;
+        // SAFETY: only a syscall between fork and exec.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+                if libc::setpriority(libc::PRIO_PROCESS, 0, nice) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
         }
         DaemonProcess {
             child: cmd.spawn().expect("start shedwatch run"),
@@ -760,12 +807,13 @@ const COUNTER_THREAD: &str = "e2e-floor";
 
 /// The broker-path floor: one client on `floor/+/frame` that counts frames (and notices
 /// fire probes by one pixel).
-fn start_floor_counter(port: u16, shared: Arc<Shared>) -> std::thread::JoinHandle<()> {
+fn start_floor_counter(port: u16, shared: Arc<Shared>, nice: i32) -> std::thread::JoinHandle<()> {
     let subscribed = Arc::new(AtomicBool::new(false));
     let flag = subscribed.clone();
     // Named, so its CPU time can be told apart from the publishers'.
     let thread = std::thread::Builder::new().name(COUNTER_THREAD.into());
     let handle = thread.spawn(move || {
+        set_thread_nice(nice).expect("nice of the floor subscriber");
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -1365,8 +1413,9 @@ fn summarise(
         WARM_UP.as_secs_f64(),
     );
     println!(
-        "     a fire probe every {} ms; {} CPUs; load average {}",
+        "     a fire probe every {} ms; both consumers at nice {} (the unit's Nice={UNIT_NICE}; E2E_NICE); {} CPUs; load average {}",
         params.probe_every.as_millis(),
+        params.nice,
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         std::fs::read_to_string("/proc/loadavg")
             .unwrap_or_default()

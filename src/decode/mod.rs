@@ -242,6 +242,8 @@ pub struct Decoder {
     png_bytes: Vec<u8>,
     /// JSON: parsed °C values, checked before they reach the frame.
     celsius: Vec<f32>,
+    /// Raw counts being checked; it trades places with the frame's pixels when they pass.
+    spare_pixels: Vec<u16>,
 }
 
 impl Decoder {
@@ -266,8 +268,14 @@ impl Decoder {
         }
         let encoding = sniff(payload)?;
         match encoding {
-            Encoding::Png => png::decode(payload, options, &mut self.png_bytes, frame)?,
-            Encoding::Tfrm => tfrm::decode(payload, options, frame)?,
+            Encoding::Png => png::decode(
+                payload,
+                options,
+                &mut self.png_bytes,
+                &mut self.spare_pixels,
+                frame,
+            )?,
+            Encoding::Tfrm => tfrm::decode(payload, options, &mut self.spare_pixels, frame)?,
             Encoding::Json => json::decode(payload, options, &mut self.celsius, frame)?,
         }
         Ok(encoding)
@@ -362,17 +370,31 @@ fn check_raw_range(
 }
 
 /// Checks raw counts, then writes them and `header` to `frame` (and nothing on error).
+/// `spare` is a buffer of the decoder's: the values are checked as they are copied into it
+/// (one pass over the payload), and it trades places with the frame's pixels on success.
 pub(crate) fn store_raw(
     header: Header,
     scale: Scale,
-    pixels: impl Iterator<Item = u16> + Clone,
+    pixels: impl ExactSizeIterator<Item = u16> + Clone,
+    spare: &mut Vec<u16>,
     frame: &mut Frame,
 ) -> Result<(), DecodeError> {
-    check_raw_range(pixels.clone(), scale)?;
+    let (lo, hi) = valid_raw_range(scale);
+    let invalid = |v: u16| v != SATURATED && (v < lo || v > hi);
+    // Usually the size of the last frame, so nothing is filled here.
+    spare.resize(pixels.len(), 0);
+    // Branch-free, so the copy and the check vectorise together.
+    let mut bad = false;
+    for (to, v) in spare.iter_mut().zip(pixels.clone()) {
+        *to = v;
+        bad |= invalid(v);
+    }
+    if bad {
+        check_raw_range(pixels, scale)?;
+    }
     header.write(frame);
     frame.scale = scale;
-    frame.pixels.clear();
-    frame.pixels.extend(pixels);
+    std::mem::swap(&mut frame.pixels, spare);
     Ok(())
 }
 

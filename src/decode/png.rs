@@ -22,6 +22,7 @@ pub(super) fn decode(
     payload: &[u8],
     options: &DecodeOptions,
     bytes: &mut Vec<u8>,
+    spare: &mut Vec<u16>,
     frame: &mut Frame,
 ) -> Result<(), DecodeError> {
     let ihdr = Ihdr::parse(payload)?;
@@ -67,7 +68,7 @@ pub(super) fn decode(
         .0
         .iter()
         .map(|&b| u16::from_ne_bytes(b));
-    store_raw(header, options.raw_scale, pixels, frame)
+    store_raw(header, options.raw_scale, pixels, spare, frame)
 }
 
 /// The fields of the IHDR chunk that decide whether a PNG can be a frame.

@@ -59,6 +59,7 @@ pub fn encode_tfrm(width: u16, height: u16, captured_ms: u64, pixels: PixelForma
 pub(super) fn decode(
     payload: &[u8],
     options: &DecodeOptions,
+    spare: &mut Vec<u16>,
     frame: &mut Frame,
 ) -> Result<(), DecodeError> {
     if payload.len() < TFRM_HEADER_LEN {
@@ -112,7 +113,7 @@ pub(super) fn decode(
             .0
             .iter()
             .map(|&b| u16::from_le_bytes(b));
-        store_raw(header, options.raw_scale, pixels, frame)
+        store_raw(header, options.raw_scale, pixels, spare, frame)
     } else {
         let values = data
             .as_chunks::<4>()

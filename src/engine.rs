@@ -1234,18 +1234,34 @@ fn close_by_device(incident: &mut Incident, now: u64, resolution: &str) {
 /// (uniform or all saturated), or the same pixels as the previous frames (frozen). Samples
 /// up to 4096 pixels, so the check costs little next to the kernel.
 fn check_plausible(frame: &Frame, fp: &mut Fingerprint, now: u64) -> Option<Fault> {
-    let n = frame.pixels.len();
+    const FNV_PRIME: u64 = 0x0100_0000_01b3;
+    // Independent FNV-1a lanes: one chain of multiplies would wait out its latency per sample.
+    const LANES: usize = 8;
+    let px = &frame.pixels;
+    let n = px.len();
     let stride = n.div_ceil(4096).max(1);
-    let first = frame.pixels[0];
+    let first = px[0];
+    let seed = 0xcbf2_9ce4_8422_2325 ^ ((frame.width as u64) << 32 | frame.height as u64);
+    let mut lanes = [seed; LANES];
     let mut uniform = true;
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325 ^ ((frame.width as u64) << 32 | frame.height as u64);
     let mut i = 0;
+    while i + (LANES - 1) * stride < n {
+        for (l, h) in lanes.iter_mut().enumerate() {
+            let v = px[i + l * stride];
+            uniform &= v == first;
+            *h = (*h ^ v as u64).wrapping_mul(FNV_PRIME);
+        }
+        i += LANES * stride;
+    }
     while i < n {
-        let v = frame.pixels[i];
+        let v = px[i];
         uniform &= v == first;
-        hash = (hash ^ v as u64).wrapping_mul(0x0100_0000_01b3);
+        lanes[0] = (lanes[0] ^ v as u64).wrapping_mul(FNV_PRIME);
         i += stride;
     }
+    let hash = lanes
+        .iter()
+        .fold(seed, |a, &h| (a ^ h).wrapping_mul(FNV_PRIME));
     // A real sensor always shows noise; one value everywhere (all saturated included) is a
     // broken camera, not a scene.
     if uniform && (n > 1 || first == SATURATED) {

@@ -579,10 +579,13 @@ impl Detector {
         let strips = w.div_ceil(STRIP);
         let scratch = &mut self.scratch;
         scratch.column_max.resize(strips * STRIP + LANES, 0);
-        scratch.band_hot.resize(
-            FOLD_BYTES.div_ceil(2 * w * BAND_ROWS).max(1) * (strips + 1),
-            0,
-        );
+        // A pattern is folded in parts of whole bands that stay in the first-level cache for
+        // their hot bands to be read again, at least a band: a narrow frame's pattern in one
+        // go or a few, a wide frame's band by band.
+        let part_rows = (FOLD_BYTES / (2 * w)).max(BAND_ROWS) / BAND_ROWS * BAND_ROWS;
+        scratch
+            .band_hot
+            .resize(part_rows / BAND_ROWS * (strips + 1), 0);
         // Sized for the worst band up front, so no later frame of this size grows them.
         scratch.hot_strips.reserve(strips);
         scratch.masks.reserve(strips * BAND_ROWS);
@@ -593,10 +596,6 @@ impl Detector {
         // No row above the first.
         scratch.links.y = usize::MAX;
         scratch.links.above.clear();
-        // A pattern is folded in parts of whole bands that stay in the first-level cache for
-        // their hot bands to be read again, at least a band: a narrow frame's pattern in one
-        // go or a few, a wide frame's band by band.
-        let part_rows = (FOLD_BYTES / (2 * w)).max(BAND_ROWS) / BAND_ROWS * BAND_ROWS;
         let mut y = 0;
         let mut index = 0;
         while y < h {
@@ -739,15 +738,34 @@ impl<V: Vector> Frame<'_, V> {
         }
     }
 
-    /// A one-row copy of `read`'s row `r`, zero past the end of the frame.
+    /// `read` cut to its rows whose vectors lie inside the frame; the last rows of a frame
+    /// may read past its end, and [`Frame::padded_row`] reads those.
     #[inline(always)]
-    fn padded(read: &StripRead<'_>, r: usize) -> [u16; STRIP] {
+    fn inside<'r>(&self, read: StripRead<'r>) -> StripRead<'r> {
+        let rows = rows_inside(
+            self.pixels.len(),
+            read.off,
+            read.stride,
+            read.rows,
+            read.vectors * LANES,
+        );
+        StripRead { rows, ..read }
+    }
+
+    /// `f` of a one-row read of a copy of `read`'s row `r`, zero past the end of the frame.
+    #[inline(always)]
+    fn padded_row<T>(read: &StripRead<'_>, r: usize, f: impl FnOnce(StripRead<'_>) -> T) -> T {
         let mut copy = [0; STRIP];
         let start = read.off + r * read.stride;
         let available = &read.px[start.min(read.px.len())..];
         let n = available.len().min(read.vectors * LANES);
         copy[..n].copy_from_slice(&available[..n]);
-        copy
+        f(StripRead {
+            px: &copy,
+            off: 0,
+            rows: 1,
+            ..*read
+        })
     }
 
     /// Folds the pattern's rows `rows` into its column maxima (they start at them when they
@@ -786,35 +804,20 @@ impl<V: Vector> Frame<'_, V> {
                 .try_into()
                 .expect("whole strips");
             let all = self.strip(strip, rows.start, rows.len());
-            let inside = rows_inside(
-                self.pixels.len(),
-                all.off,
-                all.stride,
-                all.rows,
-                all.vectors * LANES,
-            );
+            let inside = self.inside(all);
             let hot = &mut hot[strip..];
-            let inside_read = StripRead {
-                rows: inside,
-                ..all
-            };
             self.v
-                .fold_strip(inside_read, thresholds, column_max, first, hot, step);
+                .fold_strip(inside, thresholds, column_max, first, hot, step);
             // Bands with no row inside have no mask yet.
-            for b in inside.div_ceil(BAND_ROWS)..all.rows.div_ceil(BAND_ROWS) {
+            for b in inside.rows.div_ceil(BAND_ROWS)..all.rows.div_ceil(BAND_ROWS) {
                 hot[b * step] = 0;
             }
-            for r in inside..all.rows {
-                let copy = Self::padded(&all, r);
-                let one = StripRead {
-                    px: &copy,
-                    off: 0,
-                    rows: 1,
-                    ..all
-                };
+            for r in inside.rows..all.rows {
                 let mut row_hot = [0];
-                self.v
-                    .fold_strip(one, thresholds, column_max, false, &mut row_hot, 1);
+                Self::padded_row(&all, r, |one| {
+                    self.v
+                        .fold_strip(one, thresholds, column_max, false, &mut row_hot, 1)
+                });
                 hot[r / BAND_ROWS * step] |= row_hot[0];
             }
         }
@@ -847,35 +850,14 @@ impl<V: Vector> Frame<'_, V> {
             let thresholds = pattern.strip_thresholds(strip);
             let masks = &mut masks[j * n..(j + 1) * n];
             let all = self.strip(strip, rows.start, n);
-            let inside = rows_inside(
-                self.pixels.len(),
-                all.off,
-                all.stride,
-                n,
-                all.vectors * LANES,
-            );
+            let inside = self.inside(all);
             let unmasked = pattern.unmasked[strip];
-            hot_rows |= self.v.hot_rows(
-                StripRead {
-                    rows: inside,
-                    ..all
-                },
-                thresholds,
-                unmasked,
-                masks,
-            );
-            for r in inside..n {
-                let copy = Self::padded(&all, r);
-                let one = StripRead {
-                    px: &copy,
-                    off: 0,
-                    rows: 1,
-                    ..all
-                };
-                hot_rows |= self
-                    .v
-                    .hot_rows(one, thresholds, unmasked, &mut masks[r..r + 1])
-                    << r;
+            hot_rows |= self.v.hot_rows(inside, thresholds, unmasked, masks);
+            for r in inside.rows..n {
+                hot_rows |= Self::padded_row(&all, r, |one| {
+                    self.v
+                        .hot_rows(one, thresholds, unmasked, &mut masks[r..r + 1])
+                }) << r;
             }
         }
         while hot_rows != 0 {

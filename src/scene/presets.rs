@@ -106,6 +106,24 @@ fn warm_charger(bay: usize, appear_s: f64) -> Object {
     .between(appear_s, f64::INFINITY)
 }
 
+/// The burning vent gas of the pack in `bay`, rising above it once the flame has developed.
+fn vent_plume(bay: usize) -> Object {
+    Object::new(
+        Shape::Ellipse {
+            cx: BAY_X[bay],
+            cy: PACK_Y - 6.0,
+            rx: 3.5,
+            ry: 5.0,
+        },
+        Curve::Flame {
+            celsius: 650.0,
+            flicker_k: 80.0,
+        },
+    )
+    .with_edge(2.0)
+    .with_falloff(0.5)
+}
+
 /// Three bays on a summer afternoon: two packs charging at 30–35 °C, a third plugged in at
 /// 40 s. Nothing reaches 40 °C.
 pub fn normal_charging() -> Scene {
@@ -131,22 +149,7 @@ pub fn slow_runaway() -> Scene {
         .with_object(pack(1, Curve::Runaway(runaway)).between(0.0, f64::INFINITY));
     let ambient = scene.ambient_c(BAY_X[1] as f64, PACK_Y as f64, 0.0);
     let (_, vent) = runaway.stage_ages(ambient);
-    // The burning vent gas rises above the pack once the flame has developed.
-    let plume = Object::new(
-        Shape::Ellipse {
-            cx: BAY_X[1],
-            cy: PACK_Y - 6.0,
-            rx: 3.5,
-            ry: 5.0,
-        },
-        Curve::Flame {
-            celsius: 650.0,
-            flicker_k: 80.0,
-        },
-    )
-    .with_edge(2.0)
-    .with_falloff(0.5)
-    .between(vent + runaway.ignition_s, f64::INFINITY);
+    let plume = vent_plume(1).between(vent + runaway.ignition_s, f64::INFINITY);
     scene.objects.push(plume);
     scene
 }
@@ -425,21 +428,7 @@ pub fn demo(response: DemoResponse) -> Scene {
     let ambient = scene.ambient_c(BAY_X[1] as f64, PACK_Y as f64, 0.0);
     let (_, vent_age) = runaway.stage_ages(ambient);
     let flame_s = vent_age - 1800.0 + runaway.ignition_s;
-    let plume = Object::new(
-        Shape::Ellipse {
-            cx: BAY_X[1],
-            cy: PACK_Y - 6.0,
-            rx: 3.5,
-            ry: 5.0,
-        },
-        Curve::Flame {
-            celsius: 650.0,
-            flicker_k: 80.0,
-        },
-    )
-    .with_edge(2.0)
-    .with_falloff(0.5)
-    .between(flame_s, burning_until);
+    let plume = vent_plume(1).between(flame_s, burning_until);
     scene.objects.push(plume);
     if out < removed {
         let cooling = Curve::Cooling {

@@ -105,11 +105,10 @@ const GATEWAY: &str = "e2e";
 /// `Nice=` of systemd/shedwatch.service: on a busy gateway fire detection runs first.
 const UNIT_NICE: i32 = -10;
 
-/// Sets the calling thread's nice value (Linux: per thread).
-fn set_thread_nice(nice: i32) -> std::io::Result<()> {
-    // SAFETY: plain syscalls on the calling thread.
-    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, nice) };
-    if rc == 0 {
+/// Sets the nice value of thread `tid` (Linux: per thread; 0 is the calling one).
+fn set_nice(tid: libc::id_t, nice: i32) -> std::io::Result<()> {
+    // SAFETY: a plain syscall.
+    if unsafe { libc::setpriority(libc::PRIO_PROCESS, tid, nice) } == 0 {
         Ok(())
     } else {
         Err(std::io::Error::last_os_error())
@@ -119,7 +118,7 @@ fn set_thread_nice(nice: i32) -> std::io::Result<()> {
 /// `wanted` when this process may set it (raising priority needs root or CAP_SYS_NICE),
 /// else 0 with a warning: both consumers always run at the same value.
 fn consumer_nice(wanted: i32) -> i32 {
-    let tried = std::thread::spawn(move || set_thread_nice(wanted))
+    let tried = std::thread::spawn(move || set_nice(0, wanted))
         .join()
         .expect("nice probe");
     match tried {
@@ -429,13 +428,7 @@ impl DaemonProcess {
         let nice = params.nice;
         // SAFETY: only a syscall between fork and exec.
         unsafe {
-            std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
-                if libc::setpriority(libc::PRIO_PROCESS, 0, nice) == 0 {
-                    Ok(())
-                } else {
-                    Err(std::io::Error::last_os_error())
-                }
-            });
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || set_nice(0, nice));
         }
         DaemonProcess {
             child: cmd.spawn().expect("start shedwatch run"),
@@ -813,7 +806,7 @@ fn start_floor_counter(port: u16, shared: Arc<Shared>, nice: i32) -> std::thread
     // Named, so its CPU time can be told apart from the publishers'.
     let thread = std::thread::Builder::new().name(COUNTER_THREAD.into());
     let handle = thread.spawn(move || {
-        set_thread_nice(nice).expect("nice of the floor subscriber");
+        set_nice(0, nice).expect("nice of the floor subscriber");
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

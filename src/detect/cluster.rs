@@ -219,21 +219,40 @@ struct LabelStats {
     regions: u64,
 }
 
-/// A run as linking the next row needs it.
-#[derive(Debug, Clone, Copy)]
-struct Link {
-    x0: u32,
-    x1: u32,
-    label: u32,
+/// The root of label `i` in the forest `parent`, halving the path on the way.
+fn find(parent: &mut [u32], mut i: usize) -> usize {
+    while parent[i] as usize != i {
+        let grand = parent[parent[i] as usize];
+        parent[i] = grand;
+        i = grand as usize;
+    }
+    i
 }
 
-/// The runs of the last row scanned in detail, and room for those of the next one.
-#[derive(Debug, Default)]
-struct RowLinks {
-    /// The row `above` holds, `usize::MAX` for none.
+/// Joins the sets of labels `a` and `b` in the forest `parent`; returns the root.
+fn union(parent: &mut [u32], a: u32, b: u32) -> u32 {
+    let (ra, rb) = (find(parent, a as usize), find(parent, b as usize));
+    // The smaller label becomes the root, so roots are first labels in scan order.
+    let (root, child) = (ra.min(rb), ra.max(rb));
+    parent[child] = root as u32;
+    root as u32
+}
+
+/// Where the runs of the last row scanned in detail lie in [`Components::runs`].
+#[derive(Debug)]
+struct RowAbove {
+    /// The row, `usize::MAX` for none.
     y: usize,
-    above: Vec<Link>,
-    current: Vec<Link>,
+    runs: Range<usize>,
+}
+
+impl Default for RowAbove {
+    fn default() -> Self {
+        RowAbove {
+            y: usize::MAX,
+            runs: 0..0,
+        }
+    }
 }
 
 impl Components {
@@ -243,31 +262,26 @@ impl Components {
         self.stats.clear();
     }
 
-    fn find(&mut self, mut i: usize) -> usize {
-        while self.parent[i] as usize != i {
-            let grand = self.parent[self.parent[i] as usize];
-            self.parent[i] = grand;
-            i = grand as usize;
-        }
-        i
+    fn find(&mut self, i: usize) -> usize {
+        find(&mut self.parent, i)
     }
 
-    /// Joins the sets of labels `a` and `b`; returns the root.
-    fn union(&mut self, a: u32, b: u32) -> u32 {
-        let (ra, rb) = (self.find(a as usize), self.find(b as usize));
-        // The smaller label becomes the root, so roots are first labels in scan order.
-        let (root, child) = (ra.min(rb), ra.max(rb));
-        self.parent[child] = root as u32;
-        root as u32
-    }
-
-    /// The label of the run `x0..x1` from the runs it touches (8-connectivity): `left`, the
-    /// run before it on its row, when they meet at a region boundary, and the runs `above`
-    /// from `above[*from]` on, where `*from` is left at the first one that may touch the
-    /// next run. [`NO_LABEL`] when it touches none.
+    /// The label of the run `x0..x1` from the runs it touches (8-connectivity): the run
+    /// before it on its row, which ends at `left_x1` with `left_label`, when they meet at a
+    /// region boundary, and the runs of the row above from `runs[*from]` to `runs[above_end]`,
+    /// where `*from` is left at the first one that may touch the next run. [`NO_LABEL`] when
+    /// it touches none.
     #[inline(always)]
-    fn label(&mut self, above: &[Link], from: &mut usize, left: Link, x0: u32, x1: u32) -> u32 {
-        let mut label = if left.x1 == x0 { left.label } else { NO_LABEL };
+    fn label(
+        &mut self,
+        above_end: usize,
+        from: &mut usize,
+        (left_x1, left_label): (u32, u32),
+        x0: u32,
+        x1: u32,
+    ) -> u32 {
+        let mut label = if left_x1 == x0 { left_label } else { NO_LABEL };
+        let above = &self.runs[..above_end];
         while let Some(a) = above.get(*from)
             && a.x1 < x0
         {
@@ -278,7 +292,7 @@ impl Components {
             if label == NO_LABEL {
                 label = a.label;
             } else if a.label != label {
-                label = self.union(label, a.label);
+                label = union(&mut self.parent, label, a.label);
             }
         }
         label
@@ -424,12 +438,12 @@ struct Scratch {
     band_hot: Vec<u64>,
     /// Strips of the current band with a hot pixel, ascending.
     hot_strips: Vec<u32>,
-    /// Hot masks of the band's hot strips, strip by strip: `masks[j·rows + r]` for hot strip
-    /// `j` and band row `r`.
+    /// Hot masks of the band's hot strips, row by row: `masks[r·k + j]` for band row `r` and
+    /// hot strip `j` of `k`.
     masks: Vec<u64>,
-    /// The runs of one row as `(x0, x1)`.
+    /// The runs of one row as `(x0, x1)`, room for `w`.
     bounds: Vec<(u32, u32)>,
-    links: RowLinks,
+    above: RowAbove,
 }
 
 impl Scratch {
@@ -590,12 +604,9 @@ impl Detector {
         scratch.hot_strips.reserve(strips);
         scratch.masks.reserve(strips * BAND_ROWS);
         // A row has at most `w` runs.
-        scratch.bounds.reserve(w);
-        scratch.links.above.reserve(w);
-        scratch.links.current.reserve(w);
+        scratch.bounds.resize(w, (0, 0));
         // No row above the first.
-        scratch.links.y = usize::MAX;
-        scratch.links.above.clear();
+        scratch.above = RowAbove::default();
         let mut y = 0;
         let mut index = 0;
         while y < h {
@@ -839,24 +850,27 @@ impl<V: Vector> Frame<'_, V> {
             hot_strips,
             masks,
             bounds,
-            links,
+            above,
             ..
         } = scratch;
-        masks.resize(hot_strips.len() * n, 0);
+        // Row by row: the masks of row `r` are `masks[r·k..(r + 1)·k]`, one per hot strip.
+        let k = hot_strips.len();
+        masks.resize(n * k, 0);
         // Bit `r` set when band row `r` has a hot pixel.
         let mut hot_rows = 0u32;
         for (j, &strip) in hot_strips.iter().enumerate() {
             let strip = strip as usize;
             let thresholds = pattern.strip_thresholds(strip);
-            let masks = &mut masks[j * n..(j + 1) * n];
             let all = self.strip(strip, rows.start, n);
             let inside = self.inside(all);
             let unmasked = pattern.unmasked[strip];
-            hot_rows |= self.v.hot_rows(inside, thresholds, unmasked, masks);
+            hot_rows |= self
+                .v
+                .hot_rows(inside, thresholds, unmasked, &mut masks[j..], k);
             for r in inside.rows..n {
                 hot_rows |= Self::padded_row(&all, r, |one| {
                     self.v
-                        .hot_rows(one, thresholds, unmasked, &mut masks[r..r + 1])
+                        .hot_rows(one, thresholds, unmasked, &mut masks[r * k + j..], k)
                 }) << r;
             }
         }
@@ -864,96 +878,98 @@ impl<V: Vector> Frame<'_, V> {
             let r = hot_rows.trailing_zeros() as usize;
             hot_rows &= hot_rows - 1;
             let y = rows.start + r;
-            row_bounds(pattern, hot_strips, |j| masks[j * n + r], self.w, bounds);
-            self.add_row(pattern, y, bounds, links, components, regions);
+            let runs = row_bounds(pattern, hot_strips, &masks[r * k..][..k], self.w, bounds);
+            self.add_row(pattern, y, &bounds[..runs], above, components, regions);
         }
     }
 
     /// Adds the runs `bounds` of row `y` and links them to the runs of row `y - 1`, which
-    /// `links` holds when it has any; then holds the runs of row `y`.
+    /// `above` points at when it has any; then points at the runs of row `y`.
     #[inline(always)]
     fn add_row(
         &self,
         pattern: &Pattern,
         y: usize,
         bounds: &[(u32, u32)],
-        links: &mut RowLinks,
+        above: &mut RowAbove,
         components: &mut Components,
         regions: &mut [RegionStats],
     ) {
-        if links.y.wrapping_add(1) != y {
-            links.above.clear();
-        }
-        links.current.clear();
-        let row = &self.pixels[y * self.w..][..self.w];
-        let mut from = 0;
-        let mut left = Link {
-            x0: 0,
-            x1: u32::MAX,
-            label: NO_LABEL,
+        let (mut from, above_end) = if above.y.wrapping_add(1) == y {
+            (above.runs.start, above.runs.end)
+        } else {
+            (0, 0)
         };
+        let start = components.runs.len();
+        let row = &self.pixels[y * self.w..][..self.w];
+        let mut left = (u32::MAX, NO_LABEL);
         for &(x0, x1) in bounds {
             // A run lies in one span, so its first pixel tells its region.
             let region = pattern.regions[x0 as usize];
             let ms = self.v.max_sum(row, x0 as usize, x1 as usize);
             regions[region as usize].hot_px += x1 - x0;
-            let label = components.label(&links.above, &mut from, left, x0, x1);
-            let label = components.add(label, y as u32, x0, x1, region, ms);
-            left = Link { x0, x1, label };
-            links.current.push(left);
+            let label = components.label(above_end, &mut from, left, x0, x1);
+            left = (x1, components.add(label, y as u32, x0, x1, region, ms));
         }
-        std::mem::swap(&mut links.above, &mut links.current);
-        links.y = y;
+        *above = RowAbove {
+            y,
+            runs: start..components.runs.len(),
+        };
     }
 }
 
-/// Appends the runs of one row to `bounds` as `(x0, x1)`, left to right, from the row's hot
-/// masks in its band's hot strips (`mask(j)` for hot strip `j`), splitting them where a span
-/// begins. `w` is the frame's width.
+/// Writes the runs of one row to `bounds` as `(x0, x1)`, left to right, from its hot masks
+/// `masks[j]` in the band's hot strips `hot_strips[j]`, splitting them where a span begins;
+/// returns how many. `w` is the frame's width and `bounds` holds at least `w` runs.
+///
+/// A run starts at a hot pixel whose left neighbour is not hot or where a span begins, and
+/// ends before the first pixel after it that is not hot or begins a span. Both are found
+/// 64 pixels at a time from the masks and the one bit carried over from the strip on the
+/// left; starts and ends pair up in order.
 #[inline(always)]
 fn row_bounds(
     pattern: &Pattern,
     hot_strips: &[u32],
-    mask: impl Fn(usize) -> u64,
+    masks: &[u64],
     w: usize,
-    bounds: &mut Vec<(u32, u32)>,
-) {
-    bounds.clear();
-    // The start of a run still open at the end of the last strip read, and that strip's end.
-    let mut open = None;
-    let mut read_to = 0;
-    for (j, &strip) in hot_strips.iter().enumerate() {
-        let mut hot = mask(j);
+    bounds: &mut [(u32, u32)],
+) -> usize {
+    // Runs `bounds[..started]` have started, `bounds[..ended]` have ended.
+    let (mut started, mut ended) = (0, 0);
+    // The last strip with a hot pixel, and its last pixel's hot bit.
+    let mut last_strip = u32::MAX;
+    let mut carry = 0u64;
+    for (&hot, &strip) in masks.iter().zip(hot_strips) {
         if hot == 0 {
             continue;
         }
+        if carry != 0 && strip != last_strip.wrapping_add(1) {
+            // A run open at the end of a strip ends there when the next strip is not hot.
+            bounds[ended].1 = (last_strip + 1) * STRIP as u32;
+            ended += 1;
+        }
         let x = strip * STRIP as u32;
-        // A run breaks where a pixel is not hot or a new span (region) begins.
-        let breaks = !hot | pattern.span_starts[strip as usize];
-        // An open run goes on only into the next strip, and only where it is hot at once.
-        if let Some(x0) = open
-            && (read_to != x || breaks & 1 != 0)
-        {
-            bounds.push((x0, read_to));
-            open = None;
+        let span = pattern.span_starts[strip as usize];
+        // Pixels whose left neighbour is hot.
+        let after_hot = hot << 1 | (carry & u64::from(strip == last_strip.wrapping_add(1)));
+        let mut starts = hot & (!after_hot | span);
+        let mut ends = (!hot | span) & after_hot;
+        while starts != 0 {
+            bounds[started].0 = x + starts.trailing_zeros();
+            started += 1;
+            starts &= starts - 1;
         }
-        while hot != 0 {
-            let start = hot.trailing_zeros();
-            // Breaks after `start`; 2 << 63 wraps to 0, so the mask covers all bits then.
-            let end = (breaks & !(2u64 << start).wrapping_sub(1)).trailing_zeros();
-            // A run that goes on from the last strip starts at bit 0.
-            let x0 = open.take().unwrap_or(x + start);
-            if end == STRIP as u32 {
-                open = Some(x0);
-                break;
-            }
-            bounds.push((x0, x + end));
-            hot &= u64::MAX << end;
+        while ends != 0 {
+            bounds[ended].1 = x + ends.trailing_zeros();
+            ended += 1;
+            ends &= ends - 1;
         }
-        read_to = x + STRIP as u32;
+        carry = hot >> 63;
+        last_strip = strip;
     }
-    if let Some(x0) = open {
+    if carry != 0 {
         // Bits past the row's end are never hot, so an open run ends at a strip's end.
-        bounds.push((x0, read_to.min(w as u32)));
+        bounds[ended].1 = ((last_strip + 1) * STRIP as u32).min(w as u32);
     }
+    started
 }

@@ -76,15 +76,17 @@ pub(super) trait Vector: Copy {
         }
     }
 
-    /// The hot mask of each row of a strip, kept to the bits of `keep`: `masks[r]` bit `i`
-    /// set when `px[off + r·stride + i] >= thresholds[i]` and bit `i` of `keep` is set.
-    /// Returns the rows with a hot pixel: bit `r` set when `masks[r] != 0` (at most 32 rows).
+    /// The hot mask of each row of a strip, kept to the bits of `keep`: `masks[r·step]` bit
+    /// `i` set when `px[off + r·stride + i] >= thresholds[i]` and bit `i` of `keep` is set.
+    /// Returns the rows with a hot pixel: bit `r` set when that mask is not 0 (at most 32
+    /// rows).
     fn hot_rows(
         self,
         strip: StripRead<'_>,
         thresholds: &[u16; STRIP],
         keep: u64,
         masks: &mut [u64],
+        step: usize,
     ) -> u32;
 
     /// Maximum of `px[start..end]`, 0 when empty.
@@ -193,10 +195,11 @@ impl Vector for Portable {
         thresholds: &[u16; STRIP],
         keep: u64,
         masks: &mut [u64],
+        step: usize,
     ) -> u32 {
         strip.check();
         let mut rows = 0;
-        for (r, mask) in masks[..strip.rows].iter_mut().enumerate() {
+        for (r, mask) in masks.iter_mut().step_by(step).take(strip.rows).enumerate() {
             let row = strip.row(r);
             *mask = keep
                 & match row.try_into() {
@@ -361,15 +364,21 @@ mod avx2 {
             thresholds: &[u16; STRIP],
             keep: u64,
             masks: &mut [u64],
+            step: usize,
         ) -> u32 {
             strip.check();
-            let masks = &mut masks[..strip.rows];
+            assert!(strip.rows <= 32, "hot_rows: at most 32 rows");
+            if let Some(last) = strip.rows.checked_sub(1) {
+                assert!(last * step < masks.len(), "hot_rows: masks too short");
+            }
+            let m = masks.as_mut_ptr();
+            // SAFETY: the checks bound every row and mask.
             unsafe {
                 match strip.vectors {
-                    1 => hot_rows::<1>(strip, thresholds, keep, masks),
-                    2 => hot_rows::<2>(strip, thresholds, keep, masks),
-                    3 => hot_rows::<3>(strip, thresholds, keep, masks),
-                    _ => hot_rows::<4>(strip, thresholds, keep, masks),
+                    1 => hot_rows::<1>(strip, thresholds, keep, m, step),
+                    2 => hot_rows::<2>(strip, thresholds, keep, m, step),
+                    3 => hot_rows::<3>(strip, thresholds, keep, m, step),
+                    _ => hot_rows::<4>(strip, thresholds, keep, m, step),
                 }
             }
         }
@@ -437,11 +446,12 @@ mod avx2 {
         _mm256_cmpgt_epi16(_mm256_set1_epi16(n as i16), iota)
     }
 
-    /// All ones where `v >= t` (unsigned).
+    /// All ones where `v >= t` (unsigned). `v` is used once, so a load of it folds into
+    /// the `min`.
     #[target_feature(enable = "avx2")]
     #[inline]
     fn at_least(v: __m256i, t: __m256i) -> __m256i {
-        _mm256_cmpeq_epi16(_mm256_max_epu16(v, t), v)
+        _mm256_cmpeq_epi16(_mm256_min_epu16(t, v), t)
     }
 
     /// One bit per 16-bit lane of two all-ones/all-zeros masks: `a` in bits 0..16, `b` above.
@@ -619,25 +629,30 @@ mod avx2 {
     }
 
     /// # Safety
-    /// `strip.check()` passed, `strip.vectors == N` and `masks.len() == strip.rows <= 32`.
+    /// `strip.check()` passed, `strip.vectors == N`, `strip.rows <= 32` and
+    /// `masks.add(r·step)` is writable for each row `r`.
     #[target_feature(enable = "avx2")]
     #[inline]
     unsafe fn hot_rows<const N: usize>(
         strip: StripRead<'_>,
         thresholds: &[u16; STRIP],
         keep: u64,
-        masks: &mut [u64],
+        mut masks: *mut u64,
+        step: usize,
     ) -> u32 {
         // SAFETY: N <= 4 vectors of a 64-lane array.
         let t = unsafe { load_n::<N>(thresholds.as_ptr()) };
         let mut p = strip.px.as_ptr().wrapping_add(strip.off);
         let mut rows = 0;
-        for (r, mask) in masks.iter_mut().enumerate() {
+        for r in 0..strip.rows {
             // SAFETY: as in fold_strip.
             let v = unsafe { load_n::<N>(p) };
-            *mask = hot_mask(&v, &t) & keep;
-            rows |= u32::from(*mask != 0) << r;
+            let mask = hot_mask(&v, &t) & keep;
+            // SAFETY: a mask the caller vouches for.
+            unsafe { *masks = mask };
+            rows |= u32::from(mask != 0) << r;
             p = p.wrapping_add(strip.stride);
+            masks = masks.wrapping_add(step);
         }
         rows
     }
@@ -678,6 +693,19 @@ mod avx2 {
         if end - start > 1 << 16 || row.len() < LANES {
             return rare_max_sum(row, start, end);
         }
+        // SAFETY: checked just above.
+        unsafe { max_sum_unchecked(row, start, end) }
+    }
+
+    /// [`max_sum`] without its checks.
+    ///
+    /// # Safety
+    /// `start < end <= row.len()`, `row.len() >= LANES`; and `end - start <= 2¹⁶`, or the
+    /// sum overflows.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn max_sum_unchecked(row: &[u16], start: usize, end: usize) -> MaxSum {
+        debug_assert!(start < end && end <= row.len() && row.len() >= LANES);
         let (mut max, mut sum) = (_mm256_setzero_si256(), _mm256_setzero_si256());
         let mut at = start;
         while end - at > LANES {

@@ -2,7 +2,7 @@
 //! `valgrind --tool=callgrind --toggle-collect='*Detector*detect*' target/release/examples/kernel_loop 384 288 0.05`.
 //!
 //! Arguments: width, height, hot fraction (as in the bench: seeds 1, 2, 3 for 0, 0.5 % and
-//! 5 %), repetitions (default 100) and `portable` to use the portable path.
+//! 5 %), repetitions (default 100) and `portable` or `avx2` to use that path instead of the best.
 
 use std::hint::black_box;
 
@@ -15,10 +15,10 @@ fn main() {
     let h: u32 = arg(2, "288").parse().expect("height");
     let fraction: f64 = arg(3, "0.05").parse().expect("hot fraction");
     let reps: u32 = arg(4, "100").parse().expect("repetitions");
-    let isa = if arg(5, "") == "portable" {
-        Isa::Portable
-    } else {
-        Isa::best()
+    let isa = match arg(5, "").as_str() {
+        "portable" => Isa::Portable,
+        "avx2" => Isa::Avx2,
+        _ => Isa::best(),
     };
     // The bench's seeds.
     let seed = if fraction == 0.0 {

@@ -203,20 +203,23 @@ struct Components {
 
 /// The stats of the runs of one label.
 #[derive(Debug, Clone, Copy)]
+// The sums are kept apart so that each is added as a scalar: packed together, the
+// compiler gathers their addends into a vector, which costs more than it saves.
+#[repr(C)]
 struct LabelStats {
+    sum_raw: u64,
     area_px: u32,
     /// Bounding box, inclusive.
     x0: u32,
+    sum_x: u64,
     y0: u32,
     x1: u32,
+    sum_y: u64,
     y1: u32,
-    max_raw: u16,
     /// Index of the first run that reaches `max_raw`.
     max_run: u32,
-    sum_raw: u64,
-    sum_x: u64,
-    sum_y: u64,
     regions: u64,
+    max_raw: u16,
 }
 
 /// The root of label `i` in the forest `parent`, halving the path on the way.

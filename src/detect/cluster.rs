@@ -616,12 +616,19 @@ impl Detector {
             let spans = layout.row(y as u32);
             let end = layout.same_rows_until(y as u32) as usize;
             let pattern = self.patterns.get(index, spans);
-            for part in (y..end).step_by(part_rows) {
-                let part = part..(part + part_rows).min(end);
+            // Plain loops: `step_by` on a range divides to count its steps.
+            let mut part_start = y;
+            while part_start < end {
+                let part = part_start..(part_start + part_rows).min(end);
+                part_start = part.end;
                 frame.fold_part(pattern, &mut self.scratch, part.clone(), part.start == y);
-                for (b, band) in part.clone().step_by(BAND_ROWS).enumerate() {
+                let mut band = part.start;
+                let mut b = 0;
+                while band < part.end {
                     let rows = band..(band + BAND_ROWS).min(part.end);
-                    if self.scratch.list_hot_strips(pattern, b) {
+                    band = rows.end;
+                    b += 1;
+                    if self.scratch.list_hot_strips(pattern, b - 1) {
                         v.outlined(HotBand {
                             frame,
                             pattern,

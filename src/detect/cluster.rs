@@ -24,10 +24,11 @@
 //! 2. *Hot masks*: only strips with a hot pixel are read again, one 64-bit mask of unmasked
 //!    hot pixels per row, and a bit per row that has one; other rows cost nothing.
 //! 3. *Runs*: `trailing_zeros` on a row's masks yields its runs, split where a span begins.
-//!    Each run gets its maximum and sum and takes the label of a run it touches on the row
-//!    above (or on its left, across a region boundary), or a new label; only a run that
-//!    touches two labels joins them (union-find over labels, not runs). Each label sums the
-//!    stats of its runs as they come.
+//!    Each run takes the label of a run it touches on the row above (or on its left, across
+//!    a region boundary), or a new label; only a run that touches two labels joins them
+//!    (union-find over labels, not runs). Each label sums the stats of its runs as they
+//!    come, its pixel sum in vector lanes and its maximum reduced across lanes only for a
+//!    run hotter than the label's runs before it: reductions are long chains of latency.
 //! 4. *Hotspots*: labels are merged into their roots, the first labels of their components,
 //!    in scan order; only the first run that reaches a component's maximum is searched for
 //!    the first hottest pixel.
@@ -43,7 +44,7 @@ use std::ops::Range;
 use super::{Layout, MASKED, Span};
 #[cfg(target_arch = "x86_64")]
 use vector::Avx2;
-use vector::{BAND_ROWS, LANES, MaxSum, Portable, STRIP, StripRead, Task, Vector};
+use vector::{BAND_ROWS, LANES, LaneSums, Portable, STRIP, StripRead, Task, Vector};
 
 mod vector;
 
@@ -202,12 +203,12 @@ struct Components {
 }
 
 /// The stats of the runs of one label.
-#[derive(Debug, Clone, Copy)]
-// The sums are kept apart so that each is added as a scalar: packed together, the
+// The scalar sums are kept apart so that each is added as a scalar: packed together, the
 // compiler gathers their addends into a vector, which costs more than it saves.
+#[derive(Debug, Clone, Copy)]
 #[repr(C)]
 struct LabelStats {
-    sum_raw: u64,
+    sums: LaneSums,
     area_px: u32,
     /// Bounding box, inclusive.
     x0: u32,
@@ -301,41 +302,52 @@ impl Components {
         label
     }
 
-    /// Adds the run `x0..x1` of row `y` in `region`, with its maximum and sum, to the stats
-    /// of `label`, a new label when [`NO_LABEL`]; returns the label. Runs come in scan order.
+    /// Adds the run `x0..x1` of row `y` (the pixels `row`) in `region` to the stats of
+    /// `label`, a new label when [`NO_LABEL`]; returns the label. Runs come in scan order.
     #[inline(always)]
-    fn add(&mut self, label: u32, y: u32, x0: u32, x1: u32, region: u8, ms: MaxSum) -> u32 {
+    #[allow(clippy::too_many_arguments)]
+    fn add<V: Vector>(
+        &mut self,
+        v: V,
+        row: &[u16],
+        label: u32,
+        y: u32,
+        x0: u32,
+        x1: u32,
+        region: u8,
+    ) -> u32 {
         let index = self.runs.len() as u32;
         let mut label = label;
         if label == NO_LABEL {
             label = self.parent.len() as u32;
             self.parent.push(label);
             self.stats.push(LabelStats {
+                sums: LaneSums::default(),
                 area_px: 0,
                 x0,
+                sum_x: 0,
                 y0: y,
                 x1: x0,
-                y1: y,
-                max_raw: ms.max,
-                max_run: index,
-                sum_raw: 0,
-                sum_x: 0,
                 sum_y: 0,
+                y1: y,
+                // Until a pixel above 0 comes, this run holds the first hottest pixel.
+                max_run: index,
                 regions: 0,
+                max_raw: 0,
             });
         }
         let s = &mut self.stats[label as usize];
+        // The first run that reaches the maximum: a later one only when hotter.
+        if let Some(max) = v.add_run(row, x0 as usize, x1 as usize, &mut s.sums, s.max_raw) {
+            s.max_raw = max;
+            s.max_run = index;
+        }
         let n = x1 - x0;
         s.area_px += n;
         s.x0 = s.x0.min(x0);
         s.x1 = s.x1.max(x1 - 1);
         // A label's runs come in scan order, so the last row is this one.
         s.y1 = y;
-        // Branch-free: whether a run is hotter is as good as random.
-        let hotter = ms.max > s.max_raw;
-        s.max_raw = s.max_raw.max(ms.max);
-        s.max_run = std::hint::select_unpredictable(hotter, index, s.max_run);
-        s.sum_raw += ms.sum;
         s.sum_x += u64::from(n) * u64::from(x0 + x1 - 1) / 2;
         s.sum_y += u64::from(n) * u64::from(y);
         s.regions |= 1u64 << region;
@@ -681,7 +693,9 @@ impl Detector {
             {
                 (r.max_raw, r.max_run) = (s.max_raw, s.max_run);
             }
-            r.sum_raw += s.sum_raw;
+            for (r, s) in r.sums.0.iter_mut().zip(s.sums.0) {
+                *r += s;
+            }
             r.sum_x += s.sum_x;
             r.sum_y += s.sum_y;
             r.regions |= s.regions;
@@ -700,7 +714,7 @@ impl Detector {
                 max_raw: s.max_raw,
                 max_x: run.x0 + v.first_equal(row, s.max_raw) as u32,
                 max_y: run.y,
-                sum_raw: s.sum_raw,
+                sum_raw: s.sums.total(),
                 sum_x: s.sum_x,
                 sum_y: s.sum_y,
                 regions: s.regions,
@@ -916,10 +930,12 @@ impl<V: Vector> Frame<'_, V> {
         for &(x0, x1) in bounds {
             // A run lies in one span, so its first pixel tells its region.
             let region = pattern.regions[x0 as usize];
-            let ms = self.v.max_sum(row, x0 as usize, x1 as usize);
             regions[region as usize].hot_px += x1 - x0;
             let label = components.label(above_end, &mut from, left, x0, x1);
-            left = (x1, components.add(label, y as u32, x0, x1, region, ms));
+            left = (
+                x1,
+                components.add(self.v, row, label, y as u32, x0, x1, region),
+            );
         }
         *above = RowAbove {
             y,

@@ -493,21 +493,29 @@ proptest! {
     }
 
     #[test]
-    fn run_maxima_sums_and_first_maxima_agree_between_instruction_sets(
+    fn run_sums_maxima_and_first_maxima_agree_between_instruction_sets(
         row in prop::collection::vec(prop_oneof![any::<u16>(), 65_530u16..=65_535, 0u16..3], 1..300),
         ends in (any::<prop::sample::Index>(), any::<prop::sample::Index>()),
+        limit in prop_oneof![Just(0u16), any::<u16>(), 65_530u16..=65_535],
+        before in any::<[u32; 4]>(),
     ) {
         let (a, b) = (ends.0.index(row.len()), ends.1.index(row.len()));
         let (start, end) = (a.min(b), a.max(b) + 1);
         let run = &row[start..end];
         let max = *run.iter().max().unwrap();
-        let want = vector::MaxSum { max, sum: run.iter().map(|&p| u64::from(p)).sum() };
+        let sum: u64 = run.iter().map(|&p| u64::from(p)).sum();
+        let before = LaneSums(before.map(u64::from));
+        let want_max = (max > limit).then_some(max);
         let first = run.iter().position(|&p| p == max).unwrap();
-        prop_assert_eq!(Portable.max_sum(&row, start, end), want);
+        let mut sums = before;
+        prop_assert_eq!(Portable.add_run(&row, start, end, &mut sums, limit), want_max);
+        prop_assert_eq!(sums.total(), before.total() + sum);
         prop_assert_eq!(Portable.first_equal(run, max), first);
         #[cfg(target_arch = "x86_64")]
         if let Some(avx2) = Avx2::detect() {
-            prop_assert_eq!(avx2.max_sum(&row, start, end), want);
+            let mut sums = before;
+            prop_assert_eq!(avx2.add_run(&row, start, end, &mut sums, limit), want_max);
+            prop_assert_eq!(sums.total(), before.total() + sum);
             prop_assert_eq!(avx2.first_equal(run, max), first);
         }
     }
@@ -534,17 +542,20 @@ fn gather_bits_maps_each_byte_to_its_bit() {
 
 #[test]
 fn run_sums_past_two_to_the_sixteen_pixels_do_not_overflow() {
-    // u32 lanes hold the sums of at most 2¹⁶ saturated pixels; longer runs go in parts.
     let row = vec![u16::MAX; 3 << 16];
     for (start, end) in [(0, row.len()), (5, row.len() - 3), (1, (1 << 16) + 2)] {
-        let want = vector::MaxSum {
-            max: u16::MAX,
-            sum: (end - start) as u64 * u64::from(u16::MAX),
-        };
-        assert_eq!(Portable.max_sum(&row, start, end), want);
+        let want = (end - start) as u64 * u64::from(u16::MAX);
+        let mut sums = LaneSums::default();
+        assert_eq!(
+            Portable.add_run(&row, start, end, &mut sums, 0),
+            Some(u16::MAX)
+        );
+        assert_eq!(sums.total(), want);
         #[cfg(target_arch = "x86_64")]
         if let Some(avx2) = Avx2::detect() {
-            assert_eq!(avx2.max_sum(&row, start, end), want);
+            let mut sums = LaneSums::default();
+            assert_eq!(avx2.add_run(&row, start, end, &mut sums, 0), Some(u16::MAX));
+            assert_eq!(sums.total(), want);
         }
     }
 }

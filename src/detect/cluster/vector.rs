@@ -14,11 +14,16 @@ pub(super) const LANES: usize = 16;
 /// band is hot. At most 32: a band's rows are bits of a `u32`.
 pub(super) const BAND_ROWS: usize = 16;
 
-/// Maximum and sum of a run of pixels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct MaxSum {
-    pub max: u16,
-    pub sum: u64,
+/// A sum of pixels kept in four `u64` lanes, so that adding to it needs no horizontal sum:
+/// [`LaneSums::total`] is the sum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) struct LaneSums(pub [u64; 4]);
+
+impl LaneSums {
+    /// The sum of every pixel added.
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
 }
 
 /// The operations the kernel is generic over; every implementation gives the same results.
@@ -92,9 +97,18 @@ pub(super) trait Vector: Copy {
     /// Maximum of `px[start..end]`, 0 when empty.
     fn max_of(self, px: &[u16], start: usize, end: usize) -> u16;
 
-    /// Maximum and sum of `row[start..end]`, a non-empty run (the row is passed whole so
-    /// short runs can be read as one vector).
-    fn max_sum(self, row: &[u16], start: usize, end: usize) -> MaxSum;
+    /// Adds the pixels of `row[start..end]`, a non-empty run, to `sums`, and returns their
+    /// maximum when it is above `max` (the row is passed whole so short runs can be read as
+    /// one vector). Most runs are no hotter than the runs of their component before them,
+    /// so most need no horizontal maximum, and no sum needs a horizontal sum.
+    fn add_run(
+        self,
+        row: &[u16],
+        start: usize,
+        end: usize,
+        sums: &mut LaneSums,
+        max: u16,
+    ) -> Option<u16>;
 
     /// Index of the first value in `px` equal to `value`, which `px` holds.
     fn first_equal(self, px: &[u16], value: u16) -> usize;
@@ -221,12 +235,18 @@ impl Vector for Portable {
     }
 
     #[inline(always)]
-    fn max_sum(self, row: &[u16], start: usize, end: usize) -> MaxSum {
+    fn add_run(
+        self,
+        row: &[u16],
+        start: usize,
+        end: usize,
+        sums: &mut LaneSums,
+        max: u16,
+    ) -> Option<u16> {
         let px = &row[start..end];
-        MaxSum {
-            max: px.iter().copied().max().unwrap_or(0),
-            sum: sum_u16(px),
-        }
+        sums.0[0] += sum_u16(px);
+        let run_max = px.iter().copied().max().expect("a run is not empty");
+        (run_max > max).then_some(run_max)
     }
 
     #[inline(always)]
@@ -280,7 +300,7 @@ pub(super) use avx2::Avx2;
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{BAND_ROWS, LANES, MaxSum, STRIP, StripRead, Task, Vector};
+    use super::{BAND_ROWS, LANES, LaneSums, Portable, STRIP, StripRead, Task, Vector};
     use std::arch::x86_64::*;
 
     /// Proof that this CPU runs AVX2: only [`Avx2::detect`] makes one.
@@ -389,8 +409,15 @@ mod avx2 {
         }
 
         #[inline(always)]
-        fn max_sum(self, row: &[u16], start: usize, end: usize) -> MaxSum {
-            unsafe { max_sum(row, start, end) }
+        fn add_run(
+            self,
+            row: &[u16],
+            start: usize,
+            end: usize,
+            sums: &mut LaneSums,
+            max: u16,
+        ) -> Option<u16> {
+            unsafe { add_run(row, start, end, sums, max) }
         }
 
         #[inline(always)]
@@ -482,27 +509,6 @@ mod avx2 {
         // minpos finds the smallest lane; the largest is the smallest of the complement.
         let inverted = _mm_xor_si128(m, _mm_set1_epi32(-1));
         !(_mm_cvtsi128_si32(_mm_minpos_epu16(inverted)) as u16)
-    }
-
-    /// Sum of the eight `u32` lanes, which must not exceed `u32::MAX` together.
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    fn horizontal_sum(v: __m256i) -> u64 {
-        let s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
-        let s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
-        let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01>(s));
-        u64::from(_mm_cvtsi128_si32(s) as u32)
-    }
-
-    /// The 16 lanes widened to `u32` and added pairwise into 8 lanes.
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    fn widen_pairs(v: __m256i) -> __m256i {
-        let zero = _mm256_setzero_si256();
-        _mm256_add_epi32(
-            _mm256_unpacklo_epi16(v, zero),
-            _mm256_unpackhi_epi16(v, zero),
-        )
     }
 
     /// Folds `rows` rows of `N` vectors from `p + r·stride` into `column_max` (just their
@@ -687,32 +693,31 @@ mod avx2 {
 
     #[target_feature(enable = "avx2")]
     #[inline]
-    fn max_sum(row: &[u16], start: usize, end: usize) -> MaxSum {
+    fn add_run(
+        row: &[u16],
+        start: usize,
+        end: usize,
+        sums: &mut LaneSums,
+        max: u16,
+    ) -> Option<u16> {
         assert!(start < end && end <= row.len(), "run out of bounds");
-        // u32 lanes hold the sum of at most 2¹⁶ values (2¹⁶ × 65 535 < 2³²).
-        if end - start > 1 << 16 || row.len() < LANES {
-            return rare_max_sum(row, start, end);
+        if row.len() < LANES {
+            return Portable.add_run(row, start, end, sums, max);
         }
-        // SAFETY: checked just above.
-        unsafe { max_sum_unchecked(row, start, end) }
-    }
-
-    /// [`max_sum`] without its checks.
-    ///
-    /// # Safety
-    /// `start < end <= row.len()`, `row.len() >= LANES`; and `end - start <= 2¹⁶`, or the
-    /// sum overflows.
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    unsafe fn max_sum_unchecked(row: &[u16], start: usize, end: usize) -> MaxSum {
-        debug_assert!(start < end && end <= row.len() && row.len() >= LANES);
-        let (mut max, mut sum) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+        let zero = _mm256_setzero_si256();
+        // Per 64-bit lane: the sum of the bytes of four pixels, and of their high bytes; a
+        // pixel is its low byte plus 256 times its high one.
+        let (mut bytes, mut high) = (zero, zero);
+        let mut run_max = zero;
+        let mut add = |v: __m256i| {
+            run_max = _mm256_max_epu16(run_max, v);
+            bytes = _mm256_add_epi64(bytes, _mm256_sad_epu8(v, zero));
+            high = _mm256_add_epi64(high, _mm256_sad_epu8(_mm256_srli_epi16::<8>(v), zero));
+        };
         let mut at = start;
         while end - at > LANES {
             // SAFETY: at + LANES < end <= row.len().
-            let v = unsafe { load(row, at) };
-            max = _mm256_max_epu16(max, v);
-            sum = _mm256_add_epi32(sum, widen_pairs(v));
+            add(unsafe { load(row, at) });
             at += LANES;
         }
         // The last 1 to 16 pixels, read from further left at the row's end, the lanes
@@ -720,33 +725,17 @@ mod avx2 {
         let from = at.min(row.len() - LANES);
         let lanes = _mm256_andnot_si256(first_lanes(at - from), first_lanes(end - from));
         // SAFETY: from <= row.len() - LANES.
-        let v = _mm256_and_si256(unsafe { load(row, from) }, lanes);
-        max = _mm256_max_epu16(max, v);
-        sum = _mm256_add_epi32(sum, widen_pairs(v));
-        MaxSum {
-            max: horizontal_max(max),
-            sum: horizontal_sum(sum),
-        }
-    }
-
-    /// [`max_sum`] of runs longer than 2¹⁶ pixels or rows narrower than a vector.
-    #[target_feature(enable = "avx2")]
-    #[inline(never)]
-    fn rare_max_sum(row: &[u16], start: usize, end: usize) -> MaxSum {
-        if row.len() < LANES {
-            let px = &row[start..end];
-            return MaxSum {
-                max: px.iter().copied().max().unwrap_or(0),
-                sum: px.iter().map(|&p| u64::from(p)).sum(),
-            };
-        }
-        let mut out = MaxSum { max: 0, sum: 0 };
-        for at in (start..end).step_by(1 << 16) {
-            let part = max_sum(row, at, (at + (1 << 16)).min(end));
-            out.max = out.max.max(part.max);
-            out.sum += part.sum;
-        }
-        out
+        add(_mm256_and_si256(unsafe { load(row, from) }, lanes));
+        // bytes + 255·high
+        let run_sums =
+            _mm256_sub_epi64(_mm256_add_epi64(bytes, _mm256_slli_epi64::<8>(high)), high);
+        let p = sums.0.as_mut_ptr().cast::<__m256i>();
+        // SAFETY: four u64 lanes, unaligned access.
+        unsafe { _mm256_storeu_si256(p, _mm256_add_epi64(_mm256_loadu_si256(p), run_sums)) };
+        // Lanes no higher than `max` compare equal to it after the `max`.
+        let limit = _mm256_set1_epi16(max as i16);
+        let not_above = _mm256_cmpeq_epi16(_mm256_max_epu16(run_max, limit), limit);
+        (_mm256_movemask_epi8(not_above) != -1).then(|| horizontal_max(run_max))
     }
 
     /// Index of the first value in `px` equal to `value`, which `px` holds.

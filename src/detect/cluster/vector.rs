@@ -720,12 +720,18 @@ mod avx2 {
             add(unsafe { load(row, at) });
             at += LANES;
         }
-        // The last 1 to 16 pixels, read from further left at the row's end, the lanes
-        // outside at..end zeroed.
-        let from = at.min(row.len() - LANES);
-        let lanes = _mm256_andnot_si256(first_lanes(at - from), first_lanes(end - from));
-        // SAFETY: from <= row.len() - LANES.
-        add(_mm256_and_si256(unsafe { load(row, from) }, lanes));
+        // The last 1 to 16 pixels, the lanes past `end` zeroed; at the row's end they are
+        // read from further left, and the lanes before `at` zeroed too.
+        let v = if at + LANES <= row.len() {
+            // SAFETY: checked just above.
+            _mm256_and_si256(unsafe { load(row, at) }, first_lanes(end - at))
+        } else {
+            let from = row.len() - LANES;
+            let lanes = _mm256_andnot_si256(first_lanes(at - from), first_lanes(end - from));
+            // SAFETY: row.len() >= LANES.
+            _mm256_and_si256(unsafe { load(row, from) }, lanes)
+        };
+        add(v);
         // bytes + 255·high
         let run_sums =
             _mm256_sub_epi64(_mm256_add_epi64(bytes, _mm256_slli_epi64::<8>(high)), high);

@@ -272,9 +272,9 @@ impl Components {
 
     /// The label of the run `x0..x1` from the runs it touches (8-connectivity): the run
     /// before it on its row, which ends at `left_x1` with `left_label`, when they meet at a
-    /// region boundary, and the runs of the row above from `runs[*from]` to `runs[above_end]`,
-    /// where `*from` is left at the first one that may touch the next run. [`NO_LABEL`] when
-    /// it touches none.
+    /// region boundary, and the runs of the row above in `runs[*from..above_end]`, where
+    /// `*from` is left at the first one that may touch the next run. [`NO_LABEL`] when it
+    /// touches none.
     #[inline(always)]
     fn label(
         &mut self,
@@ -628,19 +628,12 @@ impl Detector {
             let spans = layout.row(y as u32);
             let end = layout.same_rows_until(y as u32) as usize;
             let pattern = self.patterns.get(index, spans);
-            // Plain loops: `step_by` on a range divides to count its steps.
-            let mut part_start = y;
-            while part_start < end {
-                let part = part_start..(part_start + part_rows).min(end);
-                part_start = part.end;
+            for part in (y..end).step_by(part_rows) {
+                let part = part..(part + part_rows).min(end);
                 frame.fold_part(pattern, &mut self.scratch, part.clone(), part.start == y);
-                let mut band = part.start;
-                let mut b = 0;
-                while band < part.end {
+                for (b, band) in part.clone().step_by(BAND_ROWS).enumerate() {
                     let rows = band..(band + BAND_ROWS).min(part.end);
-                    band = rows.end;
-                    b += 1;
-                    if self.scratch.list_hot_strips(pattern, b - 1) {
+                    if self.scratch.list_hot_strips(pattern, b) {
                         v.outlined(HotBand {
                             frame,
                             pattern,

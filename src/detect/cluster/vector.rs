@@ -99,8 +99,8 @@ pub(super) trait Vector: Copy {
 
     /// Adds the pixels of `row[start..end]`, a non-empty run, to `sums`, and returns their
     /// maximum when it is above `max` (the row is passed whole so short runs can be read as
-    /// one vector). Most runs are no hotter than the runs of their component before them,
-    /// so most need no horizontal maximum, and no sum needs a horizontal sum.
+    /// one vector). A run no hotter than `max` needs no maximum across lanes, and no sum
+    /// needs a sum across lanes.
     fn add_run(
         self,
         row: &[u16],

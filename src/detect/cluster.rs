@@ -962,7 +962,8 @@ fn row_bounds(
         if hot == 0 {
             continue;
         }
-        if carry != 0 && strip != last_strip.wrapping_add(1) {
+        let adjacent = strip == last_strip.wrapping_add(1);
+        if carry != 0 && !adjacent {
             // A run open at the end of a strip ends there when the next strip is not hot.
             bounds[ended].1 = (last_strip + 1) * STRIP as u32;
             ended += 1;
@@ -970,7 +971,7 @@ fn row_bounds(
         let x = strip * STRIP as u32;
         let span = pattern.span_starts[strip as usize];
         // Pixels whose left neighbour is hot.
-        let after_hot = hot << 1 | (carry & u64::from(strip == last_strip.wrapping_add(1)));
+        let after_hot = hot << 1 | if adjacent { carry } else { 0 };
         let mut starts = hot & (!after_hot | span);
         let mut ends = (!hot | span) & after_hot;
         while starts != 0 {

@@ -212,6 +212,9 @@ impl Vector for Portable {
         step: usize,
     ) -> u32 {
         strip.check();
+        if let Some(last) = strip.rows.checked_sub(1) {
+            assert!(last * step < masks.len(), "hot_rows: masks too short");
+        }
         let mut rows = 0;
         for (r, mask) in masks.iter_mut().step_by(step).take(strip.rows).enumerate() {
             let row = strip.row(r);
